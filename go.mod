@@ -1,0 +1,3 @@
+module github.com/golem-llm/golem
+
+go 1.26
