@@ -16,11 +16,17 @@ import "math"
 // element j+16 in its high nibble. The fifth bit of element j (0..31) is bit
 // j of qh read as a little-endian uint32.
 //
-// Floating-point order: the dequantizers do exactly ggml's operations, one
-// rounding each. q*d + m (Q4_1, Q5_1) is NOT fused: the reference checksums
-// were made by ggml-base code that GCC compiled without FMA contraction, and
-// only the unfused product-then-sum reproduces them (dequant_ref_test.go).
-// The explicit float32 conversions stop Go from fusing on FMA targets.
+// Floating-point order and FMA: the dequantizers do ggml's operations in
+// ggml's order. Whether GCC contracted q*d + m (Q4_1, Q5_1) into one fused
+// multiply-add cannot matter: d is a half (11 significant bits) and q has at
+// most 5, so q*d is exact in float32 and the sum is rounded once either way.
+// The same holds for every K-quant product (see quantk.go). We checked this
+// on the test files: fused and unfused give the same float for every
+// (block, level) pair, and the unfused code matches all reference
+// checksums. The explicit float32 conversions keep Go from fusing on FMA
+// targets anyway, so the code means one thing everywhere; in the quantizers
+// (which do have inexact products) that unfused order is what reproduces
+// llama-quantize's bytes (quant_ref_test.go).
 
 const qk32 = 32
 
@@ -46,8 +52,20 @@ func nearestInt(f float32) int32 {
 	return int32(math.Float32bits(v)&0x7fffff) - 0x400000
 }
 
-// roundf is C's roundf: round half away from zero.
-func roundf(f float32) float32 { return float32(math.Round(float64(f))) }
+// roundAway is C's roundf converted to an integer: round half away from
+// zero. Valid for |f| < 2^23 (where f - trunc(f) is exact), which holds for
+// the ±127.5 range of the 8-bit quantizers.
+func roundAway(f float32) int32 {
+	t := int32(f) // truncates toward zero
+	if abs32(f-float32(t)) >= 0.5 {
+		if f > 0 {
+			t++
+		} else {
+			t--
+		}
+	}
+	return t
+}
 
 // absMax returns the largest |x| of a block and the signed value that has it
 // (the first one, as ggml's strict > comparison keeps).
@@ -349,7 +367,7 @@ func quantizeRowQ8_0(src []float32, dst []byte) {
 		putF16(b, d)
 		qs := (*[32]byte)(b[2:])
 		for j, v := range x {
-			qs[j] = byte(int8(roundf(v * id)))
+			qs[j] = byte(int8(roundAway(v * id)))
 		}
 	}
 }
@@ -401,7 +419,7 @@ func quantizeRowQ8_1(src []float32, dst []byte) {
 		qs := (*[32]byte)(b[4:])
 		var sum int32
 		for j, v := range x {
-			q := int8(roundf(v * id))
+			q := int8(roundAway(v * id))
 			qs[j] = byte(q)
 			sum += int32(q)
 		}

@@ -18,10 +18,13 @@ import (
 // Element order inside a super-block is described with each type below.
 //
 // Floating-point order: each dequantizer does ggml's operations in ggml's
-// order with one rounding per operation; dl*q - ml (Q2_K, Q4_K, Q5_K) is NOT
-// fused into one FMA, because that is what reproduces the reference
-// checksums (dequant_ref_test.go). Explicit float32 conversions keep Go from
-// fusing them on FMA targets.
+// order. Every product there is exact in float32 (a half scale has 11
+// significant bits, a sub-block scale at most 7, a level at most 5; Q6_K's
+// (d*sc)*q needs 11+7+5 = 23 ≤ 24 bits), so whether ggml's dl*q - ml was
+// contracted into an FMA cannot change the result: the single subtraction
+// rounds once either way. The reference checksums confirm it (unfused code,
+// exact match). The quantizers keep ggml's unfused order with explicit
+// float32 conversions; that is what reproduces llama-quantize's bytes.
 
 const groupMaxEps = 1e-15
 
@@ -39,19 +42,18 @@ func dequantRowQ2_K(src []byte, dst []float32) {
 		y := dst[i*QK_K : i*QK_K+QK_K]
 		sc := (*[16]byte)(b)
 		d, dmin := f16At(b[80:]), f16At(b[82:])
-		is := 0
 		for h := 0; h < 2; h++ {
 			q := (*[32]byte)(b[16+32*h:])
 			for k := uint(0); k < 4; k++ {
-				yy := y[h*128+int(k)*32:]
-				for half := 0; half < 2; half++ {
-					s := sc[is]
-					is++
-					dl := d * float32(s&0xf)
-					ml := dmin * float32(s>>4)
-					for l := 0; l < 16; l++ {
-						yy[half*16+l] = float32(dl*float32((q[half*16+l]>>(2*k))&3)) - ml
-					}
+				yy := (*[32]float32)(y[h*128+int(k)*32:])
+				s0, s1 := sc[8*h+2*int(k)], sc[8*h+2*int(k)+1]
+				dl0, ml0 := d*float32(s0&0xf), dmin*float32(s0>>4)
+				dl1, ml1 := d*float32(s1&0xf), dmin*float32(s1>>4)
+				for l := 0; l < 16; l++ {
+					yy[l] = float32(dl0*float32(q[l]>>(2*k)&3)) - ml0
+				}
+				for l := 16; l < 32; l++ {
+					yy[l] = float32(dl1*float32(q[l]>>(2*k)&3)) - ml1
 				}
 			}
 		}
@@ -139,19 +141,18 @@ func dotQ2_K(n int, w, x []byte) float32 {
 			summs += int32(int16(binary.LittleEndian.Uint16(xb[260+2*j:]))) * int32(sc[j]>>4)
 		}
 		var isum int32
-		is := 0
 		for h := 0; h < 2; h++ {
 			q := (*[32]byte)(wb[16+32*h:])
 			for k := uint(0); k < 4; k++ {
-				yy := q8[h*128+int(k)*32:]
-				for half := 0; half < 2; half++ {
-					var s int32
-					for l := 0; l < 16; l++ {
-						s += int32(int8(yy[half*16+l])) * int32((q[half*16+l]>>(2*k))&3)
-					}
-					isum += int32(sc[is]&0xf) * s
-					is++
+				yy := (*[32]byte)(q8[h*128+int(k)*32:])
+				var s0, s1 int32
+				for l := 0; l < 16; l++ {
+					s0 += int32(int8(yy[l])) * int32(q[l]>>(2*k)&3)
 				}
+				for l := 16; l < 32; l++ {
+					s1 += int32(int8(yy[l])) * int32(q[l]>>(2*k)&3)
+				}
+				isum += int32(sc[8*h+2*int(k)]&0xf)*s0 + int32(sc[8*h+2*int(k)+1]&0xf)*s1
 			}
 		}
 		dx := math.Float32frombits(binary.LittleEndian.Uint32(xb))
@@ -269,6 +270,12 @@ func q3kScales(s *[12]byte) (out [16]int8) {
 	return out
 }
 
+// q3Level decodes one Q3_K level in [-4, 3]: two low bits at 2k of q, minus
+// 4 unless bit hbit of the hmask byte is set.
+func q3Level(q, hm byte, k, hbit uint) int32 {
+	return int32(q>>(2*k)&3) - int32((^hm>>hbit)&1)<<2
+}
+
 func dequantRowQ3_K(src []byte, dst []float32) {
 	nb := len(dst) / QK_K
 	for i := 0; i < nb; i++ {
@@ -277,24 +284,19 @@ func dequantRowQ3_K(src []byte, dst []float32) {
 		hm := (*[32]byte)(b)
 		scales := q3kScales((*[12]byte)(b[96:]))
 		d := f16At(b[108:])
-		is := 0
-		m := byte(1)
 		for h := 0; h < 2; h++ {
 			q := (*[32]byte)(b[32+32*h:])
 			for k := uint(0); k < 4; k++ {
-				yy := y[h*128+int(k)*32:]
-				for half := 0; half < 2; half++ {
-					dl := d * float32(scales[is])
-					is++
-					for l := 0; l < 16; l++ {
-						v := int32((q[half*16+l] >> (2 * k)) & 3)
-						if hm[half*16+l]&m == 0 {
-							v -= 4
-						}
-						yy[half*16+l] = dl * float32(v)
-					}
+				yy := (*[32]float32)(y[h*128+int(k)*32:])
+				hbit := uint(4*h) + k
+				dl0 := d * float32(scales[8*h+2*int(k)])
+				dl1 := d * float32(scales[8*h+2*int(k)+1])
+				for l := 0; l < 16; l++ {
+					yy[l] = dl0 * float32(q3Level(q[l], hm[l], k, hbit))
 				}
-				m <<= 1
+				for l := 16; l < 32; l++ {
+					yy[l] = dl1 * float32(q3Level(q[l], hm[l], k, hbit))
+				}
 			}
 		}
 	}
@@ -425,25 +427,19 @@ func dotQ3_K(n int, w, x []byte) float32 {
 		scales := q3kScales((*[12]byte)(wb[96:]))
 		q8 := (*[256]byte)(xb[4:])
 		var isum int32
-		is := 0
-		m := byte(1)
 		for h := 0; h < 2; h++ {
 			q := (*[32]byte)(wb[32+32*h:])
 			for k := uint(0); k < 4; k++ {
-				yy := q8[h*128+int(k)*32:]
-				for half := 0; half < 2; half++ {
-					var s int32
-					for l := 0; l < 16; l++ {
-						v := int32((q[half*16+l] >> (2 * k)) & 3)
-						if hm[half*16+l]&m == 0 {
-							v -= 4
-						}
-						s += v * int32(int8(yy[half*16+l]))
-					}
-					isum += int32(scales[is]) * s
-					is++
+				yy := (*[32]byte)(q8[h*128+int(k)*32:])
+				hbit := uint(4*h) + k
+				var s0, s1 int32
+				for l := 0; l < 16; l++ {
+					s0 += q3Level(q[l], hm[l], k, hbit) * int32(int8(yy[l]))
 				}
-				m <<= 1
+				for l := 16; l < 32; l++ {
+					s1 += q3Level(q[l], hm[l], k, hbit) * int32(int8(yy[l]))
+				}
+				isum += int32(scales[8*h+2*int(k)])*s0 + int32(scales[8*h+2*int(k)+1])*s1
 			}
 		}
 		dx := math.Float32frombits(binary.LittleEndian.Uint32(xb))
