@@ -1,6 +1,7 @@
 package tensor_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -77,6 +78,28 @@ func TestKernelsDoNotAllocate(t *testing.T) {
 		vk.QuantizeRow(x, xq)
 		if a := testing.AllocsPerRun(5, func() { k.Dot(n, q, xq) }); a != 0 {
 			t.Errorf("%s Dot allocates %v times", ty, a)
+		}
+	}
+}
+
+// TestNonFiniteInput: NaN and Inf in the input give garbage, as in ggml, but
+// never a panic.
+func TestNonFiniteInput(t *testing.T) {
+	x := make([]float32, 512)
+	for i := range x {
+		x[i] = float32(i%5) - 2
+	}
+	x[3] = float32(math.NaN())
+	x[300] = float32(math.Inf(1))
+	x[301] = float32(math.Inf(-1))
+	for _, ty := range quantTypes {
+		q := make([]byte, mustRowBytes(t, ty, len(x)))
+		y := make([]float32, len(x))
+		if err := tensor.Quantize(ty, x, q); err != nil {
+			t.Errorf("%s: %v", ty, err)
+		}
+		if err := tensor.Dequantize(ty, q, y); err != nil {
+			t.Errorf("%s: %v", ty, err)
 		}
 	}
 }

@@ -27,9 +27,11 @@ type Kernels struct {
 	// dst, following ggml's reference quantizer. Nil where not implemented.
 	QuantizeRow func(src []float32, dst []byte)
 
-	// Dot returns the dot product of n elements of a weight row w (this
-	// type) with an activation row x already stored as VecDotType. Nil for
-	// the activation-only types Q8_1 and Q8_K.
+	// Dot returns the dot product of the first n elements (a multiple of
+	// the block size) of a weight row w of this type with an activation row
+	// x already stored as VecDotType. Quantized types multiply the integer
+	// levels exactly and scale once per block, as ggml does. Nil for the
+	// activation-only types Q8_1 and Q8_K.
 	Dot func(n int, w []byte, x []byte) float32
 }
 
@@ -89,7 +91,9 @@ func ReferenceKernelsFor(t Type) (*Kernels, bool) {
 	return refKernels[t], true
 }
 
-// Supported reports whether this engine can dequantize and compute with t.
+// Supported reports whether this engine can dequantize and compute with t:
+// F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K to Q6_K, and the
+// activation types Q8_1 and Q8_K (which have no Dot).
 func Supported(t Type) bool {
 	_, ok := KernelsFor(t)
 	return ok
