@@ -54,6 +54,20 @@ type Config struct {
 	QKVBias     bool // biases on the q/k/v projections (qwen2)
 	FusedQKV    bool // one attn_qkv matrix (phi3)
 	FusedGateUp bool // ffn_up holds gate rows then up rows (phi3)
+	PostNorms   bool // RMSNorm of each branch before the residual add (gemma2, gemma3)
+	GELU        bool // GELU (tanh form) instead of SiLU in the gated FFN (gemma)
+
+	EmbedScale   float32 // multiplies the token embedding; 0 = none (gemma: sqrt(n_embd))
+	AttnScale    float32 // multiplies Q·K before the softmax
+	AttnSoftcap  float32 // s ← c·tanh(s/c) on attention scores; 0 = none (gemma2)
+	FinalSoftcap float32 // the same on the output logits; 0 = none (gemma2)
+
+	// Sliding-window attention: layers for which SlidingLayer returns true
+	// see only the SlidingWindow most recent positions, and use
+	// LocalRopeBase (when non-zero) without frequency scaling.
+	SlidingWindow int
+	SlidingLayer  func(layer int) bool `json:"-"`
+	LocalRopeBase float64
 }
 
 func (c *Config) String() string {
@@ -68,19 +82,26 @@ type archSpec struct {
 	qkvBias     bool
 	fusedQKV    bool
 	fusedGateUp bool
+	gemma       bool                 // embedding scale, post-norms, GELU
+	sliding     func(layer int) bool // which layers use the sliding window
+	localBase   float64              // RoPE base of the sliding-window layers
 }
 
 var archs = map[string]archSpec{
 	"llama": {rope: RopeNormal},
 	"qwen2": {rope: RopeNeoX, qkvBias: true},
 	"qwen3": {rope: RopeNeoX, qkNorm: true},
-	"phi3":  {rope: RopeNeoX, fusedQKV: true, fusedGateUp: true},
+	// phi3 files declare a sliding window, but llama.cpp (and so every
+	// reference) runs all its layers with full attention.
+	"phi3":   {rope: RopeNeoX, fusedQKV: true, fusedGateUp: true},
+	"gemma2": {rope: RopeNeoX, gemma: true, sliding: func(l int) bool { return l%2 == 0 }},
+	"gemma3": {rope: RopeNeoX, gemma: true, qkNorm: true, sliding: func(l int) bool { return l%6 < 5 }, localBase: 10000},
 }
 
 // SupportedArchitectures lists the values of general.architecture this
 // engine runs.
 func SupportedArchitectures() []string {
-	return []string{"llama", "qwen2", "qwen3", "phi3"}
+	return []string{"llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"}
 }
 
 // readConfig fills a Config from GGUF metadata, with the defaults llama.cpp
@@ -95,7 +116,7 @@ func readConfig(f *gguf.File) (*Config, error) {
 		return nil, fmt.Errorf("unsupported model architecture %q (supported: %v)", arch, SupportedArchitectures())
 	}
 	c := &Config{Arch: arch, RopeStyle: spec.rope, QKNorm: spec.qkNorm, QKVBias: spec.qkvBias,
-		FusedQKV: spec.fusedQKV, FusedGateUp: spec.fusedGateUp}
+		FusedQKV: spec.fusedQKV, FusedGateUp: spec.fusedGateUp, PostNorms: spec.gemma, GELU: spec.gemma}
 	c.Name, _ = f.String("general.name")
 
 	required := func(key string) (int, error) {
@@ -191,6 +212,31 @@ func readConfig(f *gguf.File) (*Config, error) {
 		}
 	default:
 		return nil, fmt.Errorf("unsupported rope scaling type %q", scaling)
+	}
+
+	c.AttnScale = float32(1 / math.Sqrt(float64(c.HeadDim)))
+	if spec.gemma {
+		c.EmbedScale = float32(math.Sqrt(float64(c.NEmbd)))
+		// Gemma 2 27B (46 layers) and Gemma 3 27B (62 layers) scale queries
+		// by 1/sqrt(n_embd/n_head) instead of 1/sqrt(head_dim).
+		if (arch == "gemma2" && c.NLayer == 46) || (arch == "gemma3" && c.NLayer == 62) {
+			c.AttnScale = float32(1 / math.Sqrt(float64(c.NEmbd/c.NHead)))
+		}
+		if v, ok := f.Float(arch + ".attn_logit_softcapping"); ok {
+			c.AttnSoftcap = float32(v)
+		}
+		if v, ok := f.Float(arch + ".final_logit_softcapping"); ok {
+			c.FinalSoftcap = float32(v)
+		}
+	}
+	if spec.sliding != nil {
+		w, err := required("attention.sliding_window")
+		if err != nil {
+			return nil, err
+		}
+		c.SlidingWindow = w
+		c.SlidingLayer = spec.sliding
+		c.LocalRopeBase = spec.localBase
 	}
 	return c, nil
 }

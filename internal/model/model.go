@@ -28,6 +28,20 @@ type Layer struct {
 	Wgate   *Matrix // nil when fused into Wup (phi3)
 	Wup     *Matrix
 	Wdown   *Matrix
+
+	PostAttnNorm Vector // gemma: norms of the branch outputs
+	PostFFNNorm  Vector
+
+	Window int // sliding attention window in positions; 0 = full attention
+	Rope   int // index into Model.ropes
+}
+
+// ropeSet is one RoPE frequency table; models whose layers use different
+// bases (gemma3) have several.
+type ropeSet struct {
+	invFreq   []float64 // per rotated pair: base^(-2i/ropeDim) / freq_factor
+	freqScale float64   // linear scaling: 1/factor
+	yarn      bool
 }
 
 // Model is a loaded model. It is read-only after Load and may be shared by
@@ -41,8 +55,8 @@ type Model struct {
 	Output     *Matrix // the tied embedding when the file has no output.weight
 	Layers     []Layer
 
-	invFreq []float64 // per rotated pair: base^(-2i/ropeDim) / freq_factor
-	pool    *parallel.Pool
+	ropes []ropeSet
+	pool  *parallel.Pool
 }
 
 // Load binds the weights of f. f must stay open while the model is used.
@@ -182,26 +196,50 @@ func (m *Model) bind() error {
 		if l.Wdown, err = m.matrix(p+"ffn_down.weight", c.NFF, c.NEmbd); err != nil {
 			return err
 		}
+		if c.PostNorms {
+			if l.PostAttnNorm, err = m.vector(p+"post_attention_norm.weight", c.NEmbd); err != nil {
+				return err
+			}
+			if l.PostFFNNorm, err = m.vector(p+"post_ffw_norm.weight", c.NEmbd); err != nil {
+				return err
+			}
+		}
+		if c.SlidingLayer != nil && c.SlidingLayer(i) {
+			l.Window = c.SlidingWindow
+			if c.LocalRopeBase != 0 {
+				l.Rope = 1
+			}
+		}
 	}
 
 	// RoPE frequencies, with Llama 3.1-style per-frequency factors when the
 	// file carries them (rope_freqs.weight).
 	half := c.RopeDim / 2
-	m.invFreq = make([]float64, half)
 	var factors Vector
 	if _, ok := m.File.Tensor("rope_freqs.weight"); ok {
 		if factors, err = m.vector("rope_freqs.weight", half); err != nil {
 			return err
 		}
-	}
-	for i := range m.invFreq {
-		m.invFreq[i] = math.Pow(c.RopeBase, -2*float64(i)/float64(c.RopeDim))
-		if factors != nil {
-			if !(factors[i] > 0) {
-				return fmt.Errorf("rope_freqs.weight[%d] = %g is not positive", i, factors[i])
+		for i, f := range factors {
+			if !(f > 0) {
+				return fmt.Errorf("rope_freqs.weight[%d] = %g is not positive", i, f)
 			}
-			m.invFreq[i] /= float64(factors[i])
 		}
+	}
+	table := func(base float64, factors Vector) []float64 {
+		inv := make([]float64, half)
+		for i := range inv {
+			inv[i] = math.Pow(base, -2*float64(i)/float64(c.RopeDim))
+			if factors != nil {
+				inv[i] /= float64(factors[i])
+			}
+		}
+		return inv
+	}
+	m.ropes = []ropeSet{{invFreq: table(c.RopeBase, factors), freqScale: c.RopeFreqScale, yarn: c.YarnExtFactor != 0}}
+	if c.LocalRopeBase != 0 {
+		// Sliding-window layers use a fixed base, unscaled.
+		m.ropes = append(m.ropes, ropeSet{invFreq: table(c.LocalRopeBase, nil), freqScale: 1})
 	}
 	return nil
 }

@@ -47,6 +47,10 @@ func referenceCases() []refCase {
 	rows = append(rows, family("syn-qwen2-256", "f32ref", 1e-3, allTypes...)...)
 	rows = append(rows, family("syn-qwen3-256", "f32ref", 1e-3, allTypes...)...)
 	rows = append(rows, family("syn-phi3-256", "f32ref", 1e-3, "F32", "F16", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q4_K_M")...)
+	// Gemma computes GELU exactly here, so its reference is the trace made
+	// with ggml's exact GELU (reference README §5.1 and §8).
+	rows = append(rows, family("syn-gemma2-32", "f32ref-gelu-exact", 1e-3, "F32", "F16", "Q8_0", "Q4_0")...)
+	rows = append(rows, family("syn-gemma3-256", "f32ref-gelu-exact", 1e-3, "F32", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q4_K_M")...)
 	return rows
 }
 
@@ -120,78 +124,109 @@ func TestReferenceTraces(t *testing.T) {
 	for _, rc := range referenceCases() {
 		t.Run(rc.stem, func(t *testing.T) {
 			t.Parallel()
-			tr := loadTrace(t, rc.dir, rc.stem)
-			f, err := gguf.Open(testutil.Shared(t, filepath.FromSlash(tr.Model.File)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			m, err := model.Load(f, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			if m.NVocab != tr.Vocab.NVocab {
-				t.Fatalf("vocabulary %d, reference %d", m.NVocab, tr.Vocab.NVocab)
-			}
-			var worst float64
-			for pi, p := range tr.Prompts {
-				// Teacher forcing.
-				s, err := m.NewSession(256)
-				if err != nil {
-					t.Fatal(err)
-				}
-				logits, err := s.Eval(p.PromptIDs)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, step := range p.Steps {
-					if i > 0 {
-						if logits, err = s.Eval([]int32{p.GeneratedIDs[i-1]}); err != nil {
-							t.Fatal(err)
-						}
-					}
-					if s.Pos()-1 != step.Pos {
-						t.Fatalf("prompt %d step %d: at position %d, reference %d", pi, i, s.Pos()-1, step.Pos)
-					}
-					lp := logSoftmax(logits)
-					for _, e := range step.Top {
-						id, want := int(e[0]), e[1]
-						d := math.Abs(lp[id] - want)
-						worst = math.Max(worst, d)
-						if d > rc.tol {
-							t.Errorf("prompt %d step %d token %d: logprob %.7f, reference %.7f (|Δ| %.2g > %.g)", pi, i, id, lp[id], want, d, rc.tol)
-						}
-					}
-				}
-
-				// Free-running greedy decoding.
-				s, err = m.NewSession(256)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if logits, err = s.Eval(p.PromptIDs); err != nil {
-					t.Fatal(err)
-				}
-				for i, step := range p.Steps {
-					got := argmax(logits)
-					if got != step.Token {
-						gap := step.Top[0][1] - step.Top[1][1]
-						if gap >= 2*rc.tol {
-							t.Errorf("prompt %d: greedy token %d is %d, reference %d (reference gap %.3g)", pi, i, got, step.Token, gap)
-						}
-						break // after a near-tie divergence later steps are not comparable
-					}
-					if i+1 < len(p.Steps) {
-						if logits, err = s.Eval([]int32{got}); err != nil {
-							t.Fatal(err)
-						}
-					}
-				}
-			}
-			t.Logf("max |Δ logprob| = %.2g", worst)
+			checkTrace(t, rc, model.DefaultBatch)
 		})
 	}
+}
+
+// TestSlidingWindowCache runs the sliding-window models with 3-token
+// batches, so that their windowed layers keep only window+2 positions and
+// the cache wraps around many times within each trace: the results must
+// still match the reference.
+func TestSlidingWindowCache(t *testing.T) {
+	for _, rc := range referenceCases() {
+		if !strings.Contains(rc.stem, "gemma") || !strings.HasSuffix(rc.stem, "F32") {
+			continue
+		}
+		t.Run(rc.stem, func(t *testing.T) {
+			t.Parallel()
+			checkTrace(t, rc, 3)
+		})
+	}
+}
+
+func checkTrace(t *testing.T, rc refCase, batch int) {
+	tr := loadTrace(t, rc.dir, rc.stem)
+	f, err := gguf.Open(testutil.Shared(t, filepath.FromSlash(tr.Model.File)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := model.Load(f, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.NVocab != tr.Vocab.NVocab {
+		t.Fatalf("vocabulary %d, reference %d", m.NVocab, tr.Vocab.NVocab)
+	}
+	var worst float64
+	for pi, p := range tr.Prompts {
+		// Teacher forcing.
+		s, err := m.NewSessionBatch(256, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if batch < 16 {
+			wrapped := false
+			for l := range m.Layers {
+				if m.Layers[l].Window > 0 {
+					wrapped = wrapped || s.CacheRows(l) < len(p.PromptIDs)+len(p.Steps)
+				}
+			}
+			if !wrapped {
+				t.Fatalf("no windowed layer's cache wraps around: the test would not test the ring")
+			}
+		}
+		logits, err := s.Eval(p.PromptIDs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, step := range p.Steps {
+			if i > 0 {
+				if logits, err = s.Eval([]int32{p.GeneratedIDs[i-1]}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s.Pos()-1 != step.Pos {
+				t.Fatalf("prompt %d step %d: at position %d, reference %d", pi, i, s.Pos()-1, step.Pos)
+			}
+			lp := logSoftmax(logits)
+			for _, e := range step.Top {
+				id, want := int(e[0]), e[1]
+				d := math.Abs(lp[id] - want)
+				worst = math.Max(worst, d)
+				if d > rc.tol {
+					t.Errorf("prompt %d step %d token %d: logprob %.7f, reference %.7f (|Δ| %.2g > %.g)", pi, i, id, lp[id], want, d, rc.tol)
+				}
+			}
+		}
+
+		// Free-running greedy decoding.
+		s, err = m.NewSessionBatch(256, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logits, err = s.Eval(p.PromptIDs); err != nil {
+			t.Fatal(err)
+		}
+		for i, step := range p.Steps {
+			got := argmax(logits)
+			if got != step.Token {
+				gap := step.Top[0][1] - step.Top[1][1]
+				if gap >= 2*rc.tol {
+					t.Errorf("prompt %d: greedy token %d is %d, reference %d (reference gap %.3g)", pi, i, got, step.Token, gap)
+				}
+				break // after a near-tie divergence later steps are not comparable
+			}
+			if i+1 < len(p.Steps) {
+				if logits, err = s.Eval([]int32{got}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	t.Logf("max |Δ logprob| = %.2g", worst)
 }
 
 // TestUnsupportedArchitecture checks that a model of an architecture the

@@ -16,9 +16,12 @@ type Session struct {
 	numCtx int
 	pos    int
 
-	// KV cache, per layer: numCtx rows of NHeadKV*HeadDim (K) and
-	// NHeadKV*HeadDimV (V) float32 values.
-	k, v [][]float32
+	// KV cache, per layer: kvRows[l] rows of NHeadKV*HeadDim (K) and
+	// NHeadKV*HeadDimV (V) float32 values. Position p lives in row
+	// p % kvRows[l]: full-attention layers keep numCtx rows, sliding-window
+	// layers only the window plus one batch.
+	k, v   [][]float32
+	kvRows []int
 
 	batch   int
 	x, xn   []float32 // residual stream and its normalised copy, batch×NEmbd
@@ -30,27 +33,44 @@ type Session struct {
 	up      []float32
 	rowBuf  [][]float32 // per worker: one dequantized weight row
 	scores  [][]float32 // per worker: attention scores over the context
-	cos     []float32   // batch×RopeDim/2
-	sin     []float32
+	cos     [][]float32 // per RoPE table: batch×RopeDim/2
+	sin     [][]float32
 	logits  []float32
 	lastOut []float32
 }
 
-// NewSession allocates a KV cache for numCtx positions.
+// NewSession allocates a KV cache for numCtx positions, evaluating up to
+// DefaultBatch tokens per forward pass.
 func (m *Model) NewSession(numCtx int) (*Session, error) {
+	return m.NewSessionBatch(numCtx, DefaultBatch)
+}
+
+// NewSessionBatch is NewSession with a chosen batch size: longer inputs are
+// split into forward passes of at most batch tokens. Sliding-window layers
+// keep window+batch-1 cache rows.
+func (m *Model) NewSessionBatch(numCtx, batch int) (*Session, error) {
 	c := &m.Config
 	if numCtx <= 0 {
 		return nil, fmt.Errorf("context size must be positive, got %d", numCtx)
 	}
-	s := &Session{m: m, numCtx: numCtx, batch: min(DefaultBatch, numCtx)}
+	if batch <= 0 {
+		return nil, fmt.Errorf("batch size must be positive, got %d", batch)
+	}
+	s := &Session{m: m, numCtx: numCtx, batch: min(batch, numCtx)}
 	kvDim, vDim := c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV
+	b := s.batch
 	s.k = make([][]float32, c.NLayer)
 	s.v = make([][]float32, c.NLayer)
+	s.kvRows = make([]int, c.NLayer)
 	for i := range s.k {
-		s.k[i] = make([]float32, numCtx*kvDim)
-		s.v[i] = make([]float32, numCtx*vDim)
+		rows := numCtx
+		if w := m.Layers[i].Window; w > 0 {
+			rows = min(numCtx, w+b-1)
+		}
+		s.kvRows[i] = rows
+		s.k[i] = make([]float32, rows*kvDim)
+		s.v[i] = make([]float32, rows*vDim)
 	}
-	b := s.batch
 	s.x = make([]float32, b*c.NEmbd)
 	s.xn = make([]float32, b*c.NEmbd)
 	s.q = make([]float32, b*c.NHead*c.HeadDim)
@@ -74,12 +94,17 @@ func (m *Model) NewSession(numCtx int) (*Session, error) {
 		s.rowBuf[w] = make([]float32, maxCols)
 		s.scores[w] = make([]float32, numCtx)
 	}
-	s.cos = make([]float32, b*c.RopeDim/2)
-	s.sin = make([]float32, b*c.RopeDim/2)
+	for range m.ropes {
+		s.cos = append(s.cos, make([]float32, b*c.RopeDim/2))
+		s.sin = append(s.sin, make([]float32, b*c.RopeDim/2))
+	}
 	s.logits = make([]float32, c.NVocab)
 	s.lastOut = make([]float32, c.NEmbd)
 	return s, nil
 }
+
+// CacheRows is the number of positions the KV cache of layer l holds.
+func (s *Session) CacheRows(l int) int { return s.kvRows[l] }
 
 // NumCtx is the session's context size in tokens.
 func (s *Session) NumCtx() int { return s.numCtx }
@@ -88,14 +113,21 @@ func (s *Session) NumCtx() int { return s.numCtx }
 func (s *Session) Pos() int { return s.pos }
 
 // Rewind drops cached tokens from position n on, so evaluation continues
-// at n (for a shared prefix, or to retry).
-func (s *Session) Rewind(n int) {
-	if n < 0 {
-		n = 0
+// at n (for a shared prefix, or to retry). It fails, changing nothing, when
+// a sliding-window layer has already overwritten positions that a token at
+// n would need; the caller must then start a new sequence.
+func (s *Session) Rewind(n int) error {
+	if n < 0 || n > s.pos {
+		return fmt.Errorf("cannot rewind to position %d of %d", n, s.pos)
 	}
-	if n < s.pos {
-		s.pos = n
+	for l, rows := range s.kvRows {
+		w := s.m.Layers[l].Window
+		if w > 0 && s.pos-rows > n-w {
+			return fmt.Errorf("cannot rewind to position %d: layer %d keeps only the last %d positions", n, l, rows)
+		}
 	}
+	s.pos = n
+	return nil
 }
 
 // Eval appends tokens to the sequence and returns the logits after the last
@@ -120,7 +152,46 @@ func (s *Session) Eval(tokens []int32) ([]float32, error) {
 	}
 	s.rmsnorm(s.lastOut, s.lastOut, s.m.OutputNorm)
 	s.matmul(s.logits, s.m.Output, s.lastOut, 1)
+	if c := s.m.FinalSoftcap; c != 0 {
+		for i, v := range s.logits {
+			s.logits[i] = softcap(v, c)
+		}
+	}
 	return s.logits, nil
+}
+
+// addBranch adds a branch output to the residual stream, normalising it
+// first when the architecture has post-norms.
+func (s *Session) addBranch(x, branch []float32, postNorm Vector, T int) {
+	if postNorm != nil {
+		E := s.m.NEmbd
+		for t := 0; t < T; t++ {
+			row := branch[t*E : (t+1)*E]
+			s.rmsnorm(row, row, postNorm)
+		}
+	}
+	for i := range x {
+		x[i] += branch[i]
+	}
+}
+
+// act is the FFN gate activation.
+func (s *Session) act(x float32) float32 {
+	if s.m.GELU {
+		return gelu(x)
+	}
+	return silu(x)
+}
+
+// gelu is the tanh approximation of GELU, computed in float32 precision.
+func gelu(x float32) float32 {
+	const sqrt2OverPi = 0.7978845608028654
+	x64 := float64(x)
+	return float32(0.5 * x64 * (1 + math.Tanh(sqrt2OverPi*x64*(1+0.044715*x64*x64))))
+}
+
+func softcap(v, c float32) float32 {
+	return c * float32(math.Tanh(float64(v/c)))
 }
 
 // forward runs one batch of tokens through every layer, leaving the final
@@ -133,9 +204,17 @@ func (s *Session) forward(tokens []int32) {
 	qDim, kvDim, vDim := c.NHead*c.HeadDim, c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV
 	x := s.x[:T*E]
 	for t, id := range tokens {
-		copy(x[t*E:(t+1)*E], m.TokenEmbd.Row(int(id), s.rowBuf[0]))
+		row := x[t*E : (t+1)*E]
+		copy(row, m.TokenEmbd.Row(int(id), s.rowBuf[0]))
+		if c.EmbedScale != 0 {
+			for i := range row {
+				row[i] *= c.EmbedScale
+			}
+		}
 	}
-	s.ropeTables(T)
+	for i := range m.ropes {
+		s.ropeTables(i, T)
+	}
 
 	for li := range m.Layers {
 		l := &m.Layers[li]
@@ -174,17 +253,19 @@ func (s *Session) forward(tokens []int32) {
 				s.rmsnorm(hk, hk, l.KNorm)
 			}
 		}
-		s.rope(q, c.NHead, T)
-		s.rope(k, c.NHeadKV, T)
-		copy(s.k[li][s.pos*kvDim:(s.pos+T)*kvDim], k)
-		copy(s.v[li][s.pos*vDim:(s.pos+T)*vDim], v)
+		s.rope(q, c.NHead, T, l.Rope)
+		s.rope(k, c.NHeadKV, T, l.Rope)
+		rows := s.kvRows[li]
+		for t := 0; t < T; t++ {
+			r := (s.pos + t) % rows
+			copy(s.k[li][r*kvDim:(r+1)*kvDim], k[t*kvDim:(t+1)*kvDim])
+			copy(s.v[li][r*vDim:(r+1)*vDim], v[t*vDim:(t+1)*vDim])
+		}
 
 		att := s.att[:T*c.NHead*c.HeadDimV]
 		s.attention(att, q, li, T)
 		s.matmul(xn, l.Wo, att, T)
-		for i := range x {
-			x[i] += xn[i]
-		}
+		s.addBranch(x, xn, l.PostAttnNorm, T)
 
 		for t := 0; t < T; t++ {
 			s.rmsnorm(xn[t*E:(t+1)*E], x[t*E:(t+1)*E], l.FFNNorm)
@@ -198,7 +279,7 @@ func (s *Session) forward(tokens []int32) {
 				g, u := both[t*2*F:t*2*F+F], both[t*2*F+F:(t+1)*2*F]
 				dst := up[t*F : (t+1)*F]
 				for i := range dst {
-					dst[i] = silu(g[i]) * u[i]
+					dst[i] = s.act(g[i]) * u[i]
 				}
 			}
 		} else {
@@ -206,13 +287,11 @@ func (s *Session) forward(tokens []int32) {
 			s.matmul(gate, l.Wgate, xn, T)
 			s.matmul(up, l.Wup, xn, T)
 			for i := range up {
-				up[i] = silu(gate[i]) * up[i]
+				up[i] = s.act(gate[i]) * up[i]
 			}
 		}
 		s.matmul(xn, l.Wdown, up, T)
-		for i := range x {
-			x[i] += xn[i]
-		}
+		s.addBranch(x, xn, l.PostFFNNorm, T)
 	}
 	copy(s.lastOut, x[(T-1)*E:T*E])
 	s.pos += T
@@ -257,26 +336,29 @@ func silu(x float32) float32 {
 	return x / (1 + float32(math.Exp(float64(-x))))
 }
 
-// ropeTables fills cos/sin for the T positions of this batch.
-func (s *Session) ropeTables(T int) {
+// ropeTables fills cos/sin of RoPE table set for the T positions of this
+// batch.
+func (s *Session) ropeTables(set, T int) {
 	c := &s.m.Config
+	r := &s.m.ropes[set]
 	half := c.RopeDim / 2
 	var corr0, corr1, mscale float64 = 0, 0, 1
-	if c.YarnExtFactor != 0 {
+	if r.yarn {
 		corr0, corr1 = yarnCorrDims(c.RopeDim, c.YarnOrigCtx, c.RopeBase)
-		mscale = c.YarnAttnFactor * (1 + 0.1*math.Log(1/c.RopeFreqScale))
+		mscale = c.YarnAttnFactor * (1 + 0.1*math.Log(1/r.freqScale))
 	}
+	cs, sn := s.cos[set], s.sin[set]
 	for t := 0; t < T; t++ {
 		pos := float64(s.pos + t)
 		for i := 0; i < half; i++ {
-			extrap := pos * s.m.invFreq[i]
-			theta := extrap * c.RopeFreqScale
-			if c.YarnExtFactor != 0 {
+			extrap := pos * r.invFreq[i]
+			theta := extrap * r.freqScale
+			if r.yarn {
 				ramp := yarnRamp(corr0, corr1, 2*i) * c.YarnExtFactor
 				theta = theta*(1-ramp) + extrap*ramp
 			}
-			s.cos[t*half+i] = float32(math.Cos(theta) * mscale)
-			s.sin[t*half+i] = float32(math.Sin(theta) * mscale)
+			cs[t*half+i] = float32(math.Cos(theta) * mscale)
+			sn[t*half+i] = float32(math.Sin(theta) * mscale)
 		}
 	}
 }
@@ -299,12 +381,12 @@ func yarnRamp(lo, hi float64, i0 int) float64 {
 
 // rope rotates the first RopeDim elements of each of the nHeads heads of
 // the T rows of x, in the architecture's pairing.
-func (s *Session) rope(x []float32, nHeads, T int) {
+func (s *Session) rope(x []float32, nHeads, T, set int) {
 	c := &s.m.Config
 	half := c.RopeDim / 2
 	hd := c.HeadDim
 	for t := 0; t < T; t++ {
-		cs, sn := s.cos[t*half:(t+1)*half], s.sin[t*half:(t+1)*half]
+		cs, sn := s.cos[set][t*half:(t+1)*half], s.sin[set][t*half:(t+1)*half]
 		for h := 0; h < nHeads; h++ {
 			v := x[(t*nHeads+h)*hd : (t*nHeads+h+1)*hd]
 			if c.RopeStyle == RopeNeoX {
@@ -325,25 +407,36 @@ func (s *Session) rope(x []float32, nHeads, T int) {
 }
 
 // attention computes, for each of the T new tokens and each query head,
-// softmax(q·K/sqrt(d)) over the cached positions up to the token's own,
-// times V. Query head h reads KV head h/(NHead/NHeadKV).
+// softmax(scale·q·K) over the cached positions the token sees (all up to its
+// own, or the last Window of them), times V. Query head h reads KV head
+// h/(NHead/NHeadKV).
 func (s *Session) attention(out, q []float32, layer, T int) {
 	c := &s.m.Config
 	hd, hdv := c.HeadDim, c.HeadDimV
 	kvDim, vDim := c.NHeadKV*hd, c.NHeadKV*hdv
 	group := c.NHead / c.NHeadKV
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	scale, capv := c.AttnScale, c.AttnSoftcap
+	window, rows := s.m.Layers[layer].Window, s.kvRows[layer]
 	K, V := s.k[layer], s.v[layer]
 	s.m.pool.For(T*c.NHead, 1, func(worker, lo, hi int) {
 		scores := s.scores[worker]
 		for job := lo; job < hi; job++ {
 			t, h := job/c.NHead, job%c.NHead
 			kvh := h / group
-			n := s.pos + t + 1 // positions this token sees
+			last := s.pos + t // this token's position
+			first := 0
+			if window > 0 {
+				first = max(0, last-window+1)
+			}
+			n := last - first + 1
 			qh := q[(t*c.NHead+h)*hd : (t*c.NHead+h+1)*hd]
 			maxv := float32(math.Inf(-1))
 			for j := 0; j < n; j++ {
-				sc := dot(qh, K[j*kvDim+kvh*hd:j*kvDim+(kvh+1)*hd]) * scale
+				r := (first + j) % rows
+				sc := dot(qh, K[r*kvDim+kvh*hd:r*kvDim+(kvh+1)*hd]) * scale
+				if capv != 0 {
+					sc = softcap(sc, capv)
+				}
 				scores[j] = sc
 				if sc > maxv {
 					maxv = sc
@@ -360,7 +453,8 @@ func (s *Session) attention(out, q []float32, layer, T int) {
 			clear(o)
 			for j := 0; j < n; j++ {
 				p := scores[j] * inv
-				vr := V[j*vDim+kvh*hdv : j*vDim+(kvh+1)*hdv]
+				r := (first + j) % rows
+				vr := V[r*vDim+kvh*hdv : r*vDim+(kvh+1)*hdv]
 				for i := range o {
 					o[i] += p * vr[i]
 				}
