@@ -158,10 +158,10 @@ const KeyAlignment = "general.alignment"
 // TensorInfo describes one tensor of a file.
 type TensorInfo struct {
 	Name   string
-	Dims   []uint64    // GGUF order: Dims[0] is the row length (contiguous)
-	Type   tensor.Type //
-	Offset uint64      // relative to the start of the data section
-	Size   uint64      // bytes, computed from Dims and Type
+	Dims   []uint64 // GGUF order: Dims[0] is the row length (contiguous)
+	Type   tensor.Type
+	Offset uint64 // relative to the start of the data section
+	Size   uint64 // bytes, computed from Dims and Type
 	// Data is a view of the tensor's bytes inside the parsed buffer (the
 	// file mapping for Open): no copy, len(Data) == Size. It must not be
 	// modified, and it is invalid after Close.
@@ -188,16 +188,18 @@ func (t *TensorInfo) Rows() uint64 {
 
 // File is a parsed GGUF file.
 type File struct {
-	Version    uint32
-	Alignment  uint64        // general.alignment or 32
-	KVs        []KV          // in file order
-	Tensors    []*TensorInfo // in file order
-	DataOffset uint64        // absolute offset of the tensor data section
+	Version   uint32
+	Alignment uint64        // general.alignment or 32
+	KVs       []KV          // in file order
+	Tensors   []*TensorInfo // in file order
+	// DataOffset is the absolute offset of the tensor data section. In a
+	// file without tensors it may lie past the end of the file.
+	DataOffset uint64
 
-	data    []byte          // the parsed bytes
-	unmap   func() error    // releases data; nil when nothing to release
-	keys    map[string]int  // key -> index in KVs
-	tensors map[string]int  // tensor name -> index in Tensors
+	data    []byte         // the parsed bytes
+	unmap   func() error   // releases data; nil when nothing to release
+	keys    map[string]int // key -> index in KVs
+	tensors map[string]int // tensor name -> index in Tensors
 }
 
 // FormatError reports a malformed file: what is wrong and where.
