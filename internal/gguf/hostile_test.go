@@ -133,6 +133,7 @@ func TestHostile(t *testing.T) {
 				t.Error("Parse returned a File with its error")
 			}
 			wantErr(t, err, c.want...)
+			t.Log(err)
 			if len(err.Error()) > 400 {
 				t.Errorf("error message is %d bytes long", len(err.Error()))
 			}

@@ -395,3 +395,38 @@ func TestOpen(t *testing.T) {
 		t.Error("metadata unusable after Close")
 	}
 }
+
+// TestVocabParseAllocations checks that a 100k-token vocabulary is read
+// without an allocation per token: the string arrays cost a handful of
+// allocations each, whatever their length.
+func TestVocabParseAllocations(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(modelsDir(t), "vocab", "ggml-vocab-deepseek-llm.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := mustParse(t, data)
+	if tokens, _ := f.Strings("tokenizer.ggml.tokens"); len(tokens) != 102400 {
+		t.Fatalf("%d tokens, want 102400", len(tokens))
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, err := Parse(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if limit := float64(10 * len(f.KVs)); allocs > limit {
+		t.Errorf("parsing %d KVs took %.0f allocations, want at most %.0f", len(f.KVs), allocs, limit)
+	}
+}
+
+func BenchmarkParseVocab(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(modelsDir(b), "vocab", "ggml-vocab-deepseek-llm.gguf"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
