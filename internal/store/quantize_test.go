@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,17 +24,26 @@ var pureRef = map[tensor.Type]string{
 	tensor.Q5_K: "Q5_K", tensor.Q6_K: "Q6_K",
 }
 
-func openRef(t *testing.T, cache map[string]*gguf.File, name string) *gguf.File {
+// refCache keeps the reference files open for the whole test: owner is the
+// top-level test, whose cleanup closes them.
+type refCache struct {
+	owner *testing.T
+	files map[string]*gguf.File
+}
+
+func newRefCache(t *testing.T) *refCache { return &refCache{owner: t, files: map[string]*gguf.File{}} }
+
+func openRef(t *testing.T, cache *refCache, name string) *gguf.File {
 	t.Helper()
-	if f, ok := cache[name]; ok {
+	if f, ok := cache.files[name]; ok {
 		return f
 	}
 	f, err := gguf.Open(testutil.Shared(t, "testdata", "models", "synthetic", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	cache[name] = f
+	cache.owner.Cleanup(func() { f.Close() })
+	cache.files[name] = f
 	return f
 }
 
@@ -57,7 +65,7 @@ func quantizeToFile(t *testing.T, src *gguf.File, ft FileType, pure bool) (*gguf
 // its type, byte for byte, and reports the differences it found. When a
 // tensor differs it measures the largest difference of the dequantized
 // values relative to the tensor's largest |w|.
-func compareTensors(t *testing.T, cache map[string]*gguf.File, model string, src, got *gguf.File) (identical, differ int, worst float64) {
+func compareTensors(t *testing.T, cache *refCache, model string, src, got *gguf.File) (identical, differ int, worst float64) {
 	t.Helper()
 	for _, gt := range got.Tensors {
 		st, ok := src.Tensor(gt.Name)
@@ -120,45 +128,72 @@ func compareTensors(t *testing.T, cache map[string]*gguf.File, model string, src
 // tensors in other types, and each of those must match the pure file of
 // its own type.
 func TestQuantizeMatchesLlamaQuantize(t *testing.T) {
-	models := []string{"syn-llama-256", "syn-qwen2-256", "syn-qwen3-256"}
-	types := []FileType{FileTypeQ8_0, FileTypeQ4_0, FileTypeQ4_K_S, FileTypeQ4_K_M, FileTypeQ5_K_M, FileTypeQ6_K}
-	cache := map[string]*gguf.File{}
-	for _, model := range models {
+	single := []FileType{FileTypeQ8_0, FileTypeQ4_0, FileTypeQ4_K_S, FileTypeQ6_K}
+	mixes := []FileType{FileTypeQ4_K_M, FileTypeQ5_K_M}
+	all := append(append([]FileType(nil), single...), mixes...)
+	type variant struct {
+		ft   FileType
+		pure bool
+	}
+	var pureThenMix, mixOnly []variant
+	for _, ft := range single {
+		pureThenMix = append(pureThenMix, variant{ft, true})
+	}
+	for _, ft := range mixes {
+		pureThenMix = append(pureThenMix, variant{ft, false})
+	}
+	for _, ft := range all {
+		mixOnly = append(mixOnly, variant{ft, false})
+	}
+	// Each supported type is checked pure on two models and mixed on one
+	// (the mixed single types re-check Q6_K and Q5_K tensors too); every
+	// mix is checked on all three. That keeps the test quick on two cores.
+	cases := map[string][]variant{
+		"syn-llama-256": pureThenMix,
+		"syn-qwen2-256": mixOnly,
+		"syn-qwen3-256": pureThenMix,
+	}
+	cache := newRefCache(t)
+	for _, model := range []string{"syn-llama-256", "syn-qwen2-256", "syn-qwen3-256"} {
 		src := openRef(t, cache, model+"-F32.gguf")
-		for _, ft := range types {
-			for _, pure := range []bool{false, true} {
-				if pure && (ft == FileTypeQ4_K_M || ft == FileTypeQ5_K_M) {
-					continue
+		for _, v := range cases[model] {
+			ft, pure := v.ft, v.pure
+			name := fmt.Sprintf("%s/%s/pure=%v", model, ft, pure)
+			t.Run(name, func(t *testing.T) {
+				got, raw := quantizeToFile(t, src, ft, pure)
+				identical, differ, worst := compareTensors(t, cache, model, src, got)
+				if identical+differ != len(src.Tensors) {
+					t.Errorf("compared %d tensors, source has %d", identical+differ, len(src.Tensors))
 				}
-				name := fmt.Sprintf("%s/%s/pure=%v", model, ft, pure)
-				t.Run(name, func(t *testing.T) {
-					got, raw := quantizeToFile(t, src, ft, pure)
-					identical, differ, worst := compareTensors(t, cache, model, src, got)
-					if identical+differ != len(src.Tensors) {
-						t.Errorf("compared %d tensors, source has %d", identical+differ, len(src.Tensors))
+				// Bound for tensors that are not byte-identical: a quantizer
+				// that rounds a tie differently moves an element by one
+				// quantization step, well under a fifth of max |w|.
+				if worst > 0.2 {
+					t.Errorf("largest difference %.3g of max |w| is more than a quantization step", worst)
+				}
+				if differ > 0 {
+					t.Errorf("%d of %d tensors are not byte-identical to llama-quantize's", differ, identical+differ)
+				}
+				// The whole file, metadata and tensor order included, for
+				// the variants llama-quantize made: the --pure single types
+				// and the Q4_K_M mix.
+				ref := ""
+				switch {
+				case pure:
+					ref = fmt.Sprintf("%s-%s.gguf", model, pureRef[baseType[ft]])
+				case ft == FileTypeQ4_K_M:
+					ref = model + "-Q4_K_M.gguf"
+				}
+				if ref != "" {
+					want, err := os.ReadFile(testutil.Shared(t, "testdata", "models", "synthetic", ref))
+					if err != nil {
+						t.Fatal(err)
 					}
-					// Bound for tensors that are not byte-identical: a
-					// quantizer may round a value differently at a tie, moving
-					// one element by one quantization step at most.
-					if worst > 0.2 {
-						t.Errorf("largest difference %.3g of max |w| is more than a quantization step", worst)
+					if sha256.Sum256(raw) != sha256.Sum256(want) {
+						t.Errorf("file differs from %s (%d vs %d bytes)", ref, len(raw), len(want))
 					}
-					if differ > 0 {
-						t.Errorf("%d of %d tensors are not byte-identical to llama-quantize's", differ, identical+differ)
-					}
-					if pure {
-						// The whole file, metadata and order included.
-						ref := testutil.Shared(t, "testdata", "models", "synthetic", fmt.Sprintf("%s-%s.gguf", model, pureRef[baseType[ft]]))
-						want, err := os.ReadFile(ref)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if sha256.Sum256(raw) != sha256.Sum256(want) {
-							t.Errorf("file differs from %s (%d vs %d bytes)", filepath.Base(ref), len(raw), len(want))
-						}
-					}
-				})
-			}
+				}
+			})
 		}
 	}
 }
@@ -166,7 +201,7 @@ func TestQuantizeMatchesLlamaQuantize(t *testing.T) {
 // TestQuantizeMixRules checks the per-tensor types of the Q4_K_M mix
 // against llama-quantize's Q4_K_M files, for every model that has one.
 func TestQuantizeMixRules(t *testing.T) {
-	cache := map[string]*gguf.File{}
+	cache := newRefCache(t)
 	for _, model := range []string{"syn-llama-256", "syn-qwen2-256", "syn-qwen3-256", "syn-phi3-256", "syn-gemma3-256"} {
 		src := openRef(t, cache, model+"-F32.gguf")
 		ref := openRef(t, cache, model+"-Q4_K_M.gguf")
@@ -191,5 +226,121 @@ func TestQuantizeMixRules(t *testing.T) {
 			}
 		}
 		t.Logf("%s Q4_K_M: %s", model, strings.Join(mixed, ", "))
+	}
+}
+
+// TestQuantizeMixWholeFile quantizes to Q4_K_M (the usual mix, not --pure)
+// and compares the whole file with llama-quantize's.
+func TestQuantizeMixWholeFile(t *testing.T) {
+	cache := newRefCache(t)
+	for _, model := range []string{"syn-phi3-256", "syn-gemma3-256"} {
+		src := openRef(t, cache, model+"-F32.gguf")
+		_, raw := quantizeToFile(t, src, FileTypeQ4_K_M, false)
+		want, err := os.ReadFile(testutil.Shared(t, "testdata", "models", "synthetic", model+"-Q4_K_M.gguf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(raw, want) {
+			t.Errorf("%s: Q4_K_M file differs from llama-quantize's (%d vs %d bytes)", model, len(raw), len(want))
+		}
+	}
+}
+
+// TestQuantizeFallbacks uses stories260K, whose rows (64 and 172) are not
+// multiples of 256: K-quant requests fall back to Q5_0/Q8_0 and to F16
+// where even 32 does not divide the row. The reference files were made
+// by llama-quantize from the same model (MANIFEST.md §2): Q6_K requested
+// gave the q8_0-mix file, Q4_K_M the q5_0-mix file.
+func TestQuantizeFallbacks(t *testing.T) {
+	src, err := gguf.Open(testutil.Shared(t, "testdata", "models", "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for _, c := range []struct {
+		ft  FileType
+		ref string
+	}{{FileTypeQ6_K, "stories260K-q8_0-mix.gguf"}, {FileTypeQ4_K_M, "stories260K-q5_0-mix.gguf"}} {
+		ref, err := gguf.Open(testutil.Shared(t, "testdata", "models", c.ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := quantizeToFile(t, src, c.ft, false)
+		counts := map[tensor.Type]int{}
+		for _, gt := range got.Tensors {
+			counts[gt.Type]++
+			rt, ok := ref.Tensor(gt.Name)
+			if !ok {
+				t.Errorf("%s: no tensor %s in the reference", c.ref, gt.Name)
+				continue
+			}
+			if rt.Type != gt.Type {
+				t.Errorf("%s: %s: got %s, llama-quantize chose %s", c.ref, gt.Name, gt.Type, rt.Type)
+			} else if !bytes.Equal(rt.Data, gt.Data) {
+				t.Errorf("%s: %s (%s): bytes differ from llama-quantize's", c.ref, gt.Name, gt.Type)
+			}
+		}
+		if len(got.Tensors) != len(ref.Tensors) {
+			t.Errorf("%s: %d tensors, reference has %d", c.ref, len(got.Tensors), len(ref.Tensors))
+		}
+		t.Logf("%s requested: %v", c.ft, counts)
+		ref.Close()
+	}
+}
+
+// TestQuantizeRejects checks the errors for sources and targets that
+// cannot be quantized.
+func TestQuantizeRejects(t *testing.T) {
+	src, err := gguf.Open(testutil.Shared(t, "testdata", "models", "synthetic", "syn-llama-256-Q8_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	err = Quantize(context.Background(), src, &bytes.Buffer{}, QuantizeOptions{Type: FileTypeQ4_K_M})
+	if err == nil || !strings.Contains(err.Error(), "only F32, F16 and BF16") {
+		t.Errorf("quantizing a Q8_0 model: got %v, want an error about F32/F16/BF16 sources", err)
+	}
+	if _, err := ParseQuantizeType("q9_9"); err == nil || !strings.Contains(err.Error(), "q4_k_m") {
+		t.Errorf("ParseQuantizeType(q9_9) = %v, want an error listing the types", err)
+	}
+	for _, s := range []string{"q4_K_M", "Q4_K_M", "q8_0", "q6_k"} {
+		if _, err := ParseQuantizeType(s); err != nil {
+			t.Errorf("ParseQuantizeType(%q): %v", s, err)
+		}
+	}
+}
+
+// TestQuantizeFromF16AndBF16 quantizes the F16 and BF16 synthetic files:
+// their values are the F32 ones rounded, so the output must be valid and
+// close to (not necessarily equal to) the F32-quantized one.
+func TestQuantizeFromF16AndBF16(t *testing.T) {
+	cache := newRefCache(t)
+	for _, base := range []string{"F16", "BF16"} {
+		src := openRef(t, cache, "syn-llama-256-"+base+".gguf")
+		got, _ := quantizeToFile(t, src, FileTypeQ8_0, true)
+		ref := openRef(t, cache, "syn-llama-256-Q8_0.gguf")
+		for _, gt := range got.Tensors {
+			rt, _ := ref.Tensor(gt.Name)
+			if rt == nil || rt.Type != gt.Type {
+				t.Fatalf("%s: %s: type %s, reference %v", base, gt.Name, gt.Type, rt)
+			}
+			if gt.Type != tensor.Q8_0 {
+				continue
+			}
+			n := int(gt.Elements())
+			a, b := make([]float32, n), make([]float32, n)
+			tensor.Dequantize(gt.Type, gt.Data, a)
+			tensor.Dequantize(rt.Type, rt.Data, b)
+			var maxAbs, maxDiff float64
+			for i := range a {
+				maxAbs = math.Max(maxAbs, math.Abs(float64(b[i])))
+				maxDiff = math.Max(maxDiff, math.Abs(float64(a[i]-b[i])))
+			}
+			// One Q8_0 step is max|w|/127 of a block; rounding the source
+			// to 16 bits moves a value by at most one step.
+			if maxDiff > maxAbs/64 {
+				t.Errorf("%s: %s: max |Δ| %.3g vs max |w| %.3g", base, gt.Name, maxDiff, maxAbs)
+			}
+		}
 	}
 }
