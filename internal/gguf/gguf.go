@@ -11,7 +11,8 @@
 //
 // Open memory-maps the file; tensor Data slices point straight into the
 // mapping, so weights are used in place without a copy. Metadata values are
-// copied out, so they stay valid after Close.
+// copied out, so they stay valid after Close. A parsed File is never
+// modified by its methods, so it may be read from many goroutines.
 package gguf
 
 import (

@@ -12,6 +12,10 @@ import (
 // Open memory-maps the file at path read-only and parses it. Tensor Data
 // point into the mapping, so the weights are paged in on first use and
 // never copied. Call Close to unmap.
+//
+// The mapping follows the file's inode: replacing the file by rename (as
+// WriteFile does) is safe, but truncating it in place while it is mapped
+// makes reads of the lost pages fault.
 func Open(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {

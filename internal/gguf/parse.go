@@ -25,11 +25,7 @@ const (
 // (no copy); metadata values are copied, so they do not keep data alive.
 func Parse(data []byte) (*File, error) {
 	d := &decoder{data: data}
-	f, err := d.parse()
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	return d.parse()
 }
 
 // section is the part of the file the decoder is in, for error messages.
@@ -139,6 +135,7 @@ func (d *decoder) parse() (*File, error) {
 	if err := d.header(); err != nil {
 		return nil, err
 	}
+	// header has checked that all 24 header bytes are there.
 	version, _ := d.u32()
 	nTensors, _ := d.u64()
 	at := d.pos
@@ -469,6 +466,9 @@ func checkAlignment(a uint64) error {
 	return nil
 }
 
+// tensorInfo reads one tensor description and checks its shape, type and
+// offset alignment; whether its data lies in the file is checked later,
+// once the data section's start is known.
 func (d *decoder) tensorInfo(align uint64) (*TensorInfo, error) {
 	name, err := d.bytes("name")
 	if err != nil {
