@@ -1,0 +1,147 @@
+package model
+
+import "fmt"
+
+// DefaultBatch is the most tokens one forward pass evaluates at once;
+// longer inputs are split, which bounds the scratch memory of a workspace.
+const DefaultBatch = 512
+
+// Sequence is the KV cache of one token sequence. Several sequences can be
+// evaluated together in one Batch (continuous batching). A Sequence must
+// not be used by two forward passes at once.
+type Sequence struct {
+	m        *Model
+	numCtx   int
+	maxBatch int
+	pos      int
+	pending  int // tokens of this sequence in the forward pass under way
+
+	// Per layer: kvRows[l] rows of NHeadKV*HeadDim (K) and NHeadKV*HeadDimV
+	// (V) float32 values. Position p lives in row p % kvRows[l]:
+	// full-attention layers keep numCtx rows, sliding-window layers only
+	// the window plus one batch.
+	k, v   [][]float32
+	kvRows []int
+}
+
+// NewSequence allocates a KV cache for numCtx positions. maxBatch is the
+// most tokens of this sequence one forward pass may hold; it sizes the
+// caches of sliding-window layers.
+func (m *Model) NewSequence(numCtx, maxBatch int) (*Sequence, error) {
+	c := &m.Config
+	if numCtx <= 0 {
+		return nil, fmt.Errorf("context size must be positive, got %d", numCtx)
+	}
+	if maxBatch <= 0 {
+		return nil, fmt.Errorf("batch size must be positive, got %d", maxBatch)
+	}
+	s := &Sequence{m: m, numCtx: numCtx, maxBatch: min(maxBatch, numCtx)}
+	kvDim, vDim := c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV
+	s.k = make([][]float32, c.NLayer)
+	s.v = make([][]float32, c.NLayer)
+	s.kvRows = make([]int, c.NLayer)
+	for i := range s.k {
+		rows := numCtx
+		if w := m.Layers[i].Window; w > 0 {
+			rows = min(numCtx, w+s.maxBatch-1)
+		}
+		s.kvRows[i] = rows
+		s.k[i] = make([]float32, rows*kvDim)
+		s.v[i] = make([]float32, rows*vDim)
+	}
+	return s, nil
+}
+
+// NumCtx is the sequence's context size in tokens.
+func (s *Sequence) NumCtx() int { return s.numCtx }
+
+// Pos is the number of tokens in the cache.
+func (s *Sequence) Pos() int { return s.pos }
+
+// CacheRows is the number of positions the KV cache of layer l holds.
+func (s *Sequence) CacheRows(l int) int { return s.kvRows[l] }
+
+// CacheBytes is the memory the KV cache takes.
+func (s *Sequence) CacheBytes() int64 {
+	var n int64
+	for l := range s.k {
+		n += int64(len(s.k[l])+len(s.v[l])) * 4
+	}
+	return n
+}
+
+// Rewind drops cached tokens from position n on, so evaluation continues
+// at n (for a shared prefix, or to retry). It fails, changing nothing, when
+// a sliding-window layer has already overwritten positions that a token at
+// n would need; the caller must then start over with an empty sequence.
+func (s *Sequence) Rewind(n int) error {
+	if n < 0 || n > s.pos {
+		return fmt.Errorf("cannot rewind to position %d of %d", n, s.pos)
+	}
+	for l, rows := range s.kvRows {
+		w := s.m.Layers[l].Window
+		if w > 0 && s.pos-rows > n-w {
+			return fmt.Errorf("cannot rewind to position %d: layer %d keeps only the last %d positions", n, l, rows)
+		}
+	}
+	s.pos = n
+	return nil
+}
+
+// Session is one sequence with a workspace of its own: the simple way to
+// evaluate a single stream of tokens. It is not safe for concurrent use.
+type Session struct {
+	*Sequence
+	ws    *Workspace
+	batch Batch
+}
+
+// NewSession allocates a session for numCtx positions, evaluating up to
+// DefaultBatch tokens per forward pass.
+func (m *Model) NewSession(numCtx int) (*Session, error) {
+	return m.NewSessionBatch(numCtx, DefaultBatch)
+}
+
+// NewSessionBatch is NewSession with a chosen batch size: longer inputs are
+// split into forward passes of at most batch tokens.
+func (m *Model) NewSessionBatch(numCtx, batch int) (*Session, error) {
+	seq, err := m.NewSequence(numCtx, batch)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := m.NewWorkspace(seq.maxBatch, 1)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Sequence: seq, ws: ws}, nil
+}
+
+// Eval appends tokens to the sequence and returns the logits after the last
+// one. The returned slice belongs to the session and is overwritten by the
+// next call.
+func (s *Session) Eval(tokens []int32) ([]float32, error) {
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("no tokens to evaluate")
+	}
+	if s.pos+len(tokens) > s.numCtx {
+		return nil, fmt.Errorf("%d tokens do not fit in the context: %d of %d positions are in use", len(tokens), s.pos, s.numCtx)
+	}
+	var logits []float32
+	for len(tokens) > 0 {
+		n := min(len(tokens), s.ws.batch)
+		b := &s.batch
+		b.Reset()
+		for i, t := range tokens[:n] {
+			b.Add(s.Sequence, t, n == len(tokens) && i == n-1)
+		}
+		out, err := s.ws.Forward(b)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) > 0 {
+			logits = out[0]
+		}
+		tokens = tokens[n:]
+	}
+	return logits, nil
+}
