@@ -421,7 +421,8 @@ func (s *Store) quantizeLayer(ctx context.Context, l Layer, ft FileType, threads
 		return Layer{}, err
 	}
 	fn(Progress{Status: "creating new layer " + digest})
-	return Layer{MediaType: MediaTypeModel, Digest: digest, Size: size}, nil
+	// The parent stays the model this one was made from.
+	return Layer{MediaType: MediaTypeModel, Digest: digest, Size: size, From: l.From}, nil
 }
 
 type countWriter struct {

@@ -146,24 +146,18 @@ func ParseModelfile(r io.Reader) (*Modelfile, error) {
 
 // readValue reads an instruction's argument starting at pos: a
 // """triple-quoted""" or "quoted" string (which may span lines) or the rest
-// of the line. It returns the value, the position after it, and how many
-// newlines it crossed.
+// of the line. A "quoted" string ends at its next quote; a triple-quoted
+// one at the first """ that only blanks or a comment follow on its line,
+// so that it may hold quotes (even at its end). It
+// returns the value, the position after it, and how many newlines it
+// crossed.
 func readValue(text string, pos int) (value string, next, lines int, err error) {
+	quote := ""
 	switch {
 	case strings.HasPrefix(text[pos:], `"""`):
-		end := strings.Index(text[pos+3:], `"""`)
-		if end < 0 {
-			return "", 0, 0, fmt.Errorf(`unterminated """ string`)
-		}
-		value = text[pos+3 : pos+3+end]
-		next = pos + 3 + end + 3
+		quote = `"""`
 	case strings.HasPrefix(text[pos:], `"`):
-		end := strings.IndexByte(text[pos+1:], '"')
-		if end < 0 {
-			return "", 0, 0, fmt.Errorf(`unterminated " string`)
-		}
-		value = text[pos+1 : pos+1+end]
-		next = pos + 1 + end + 1
+		quote = `"`
 	default:
 		end := strings.IndexByte(text[pos:], '\n')
 		if end < 0 {
@@ -171,15 +165,33 @@ func readValue(text string, pos int) (value string, next, lines int, err error) 
 		}
 		return strings.TrimSpace(text[pos : pos+end]), pos + end, 0, nil
 	}
-	// Nothing but blanks or a comment may follow a quoted value on its line.
-	rest := next
-	for rest < len(text) && (text[rest] == ' ' || text[rest] == '\t' || text[rest] == '\r') {
-		rest++
+	start := pos + len(quote)
+	for i := start; i+len(quote) <= len(text); i++ {
+		if !strings.HasPrefix(text[i:], quote) {
+			continue
+		}
+		if !restOfLineBlank(text, i+len(quote)) {
+			if quote == `"` {
+				break // a plain quoted string ends at its first quote
+			}
+			continue
+		}
+		next = i + len(quote)
+		return text[start:i], next, strings.Count(text[pos:next], "\n"), nil
 	}
-	if rest < len(text) && text[rest] != '\n' && text[rest] != '#' {
-		return "", 0, 0, fmt.Errorf("unexpected text %q after the closing quote", strings.SplitN(text[rest:], "\n", 2)[0])
+	if strings.Contains(text[start:], quote) {
+		return "", 0, 0, fmt.Errorf("unexpected text after the closing %s", quote)
 	}
-	return value, next, strings.Count(text[pos:next], "\n"), nil
+	return "", 0, 0, fmt.Errorf("unterminated %s string", quote)
+}
+
+// restOfLineBlank reports whether only blanks or a comment follow pos on
+// its line.
+func restOfLineBlank(text string, pos int) bool {
+	for pos < len(text) && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r') {
+		pos++
+	}
+	return pos == len(text) || text[pos] == '\n' || text[pos] == '#'
 }
 
 func skipBlank(text string, pos int) int {
@@ -217,7 +229,7 @@ func (mf *Modelfile) String() string {
 func (c Command) String() string {
 	switch c.Name {
 	case "model":
-		return "FROM " + c.Args
+		return "FROM " + quoteValue(c.Args)
 	case "adapter", "template", "system", "license":
 		return strings.ToUpper(c.Name) + " " + quoteValue(c.Args)
 	case "message":
@@ -227,13 +239,12 @@ func (c Command) String() string {
 	return "PARAMETER " + c.Name + " " + quoteValue(c.Args)
 }
 
-// quoteValue quotes a value so that it reads back unchanged: multi-line
-// values or values with quotes or edge blanks get triple quotes.
+// quoteValue quotes a value so that it reads back unchanged: values that
+// span lines, start with a quote or have blanks at either end are quoted,
+// with triple quotes when they hold a quote themselves. CanQuote tells
+// which values survive.
 func quoteValue(s string) string {
-	if s == "" {
-		return `""`
-	}
-	needs := strings.ContainsAny(s, "\n\"#") || strings.TrimSpace(s) != s
+	needs := s == "" || strings.ContainsAny(s, "\n") || strings.HasPrefix(s, `"`) || strings.TrimSpace(s) != s
 	if !needs {
 		return s
 	}
@@ -241,6 +252,15 @@ func quoteValue(s string) string {
 		return `"` + s + `"`
 	}
 	return `"""` + s + `"""`
+}
+
+// CanQuote reports whether a value can be written in a Modelfile and read
+// back unchanged. The syntax has no escapes, so a value in which a triple
+// quote ends a line cannot be.
+func CanQuote(s string) bool {
+	q := quoteValue(s)
+	v, next, _, err := readValue(q, 0)
+	return err == nil && next == len(q) && v == s
 }
 
 // paramKind is the JSON type of a model parameter.

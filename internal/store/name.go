@@ -85,7 +85,7 @@ func ParseName(s string) (Name, error) {
 		n.Host = DefaultHost
 	}
 	if n.Namespace == "" {
-		if len(parts) == 2 {
+		if len(parts) >= 2 {
 			return Name{}, fmt.Errorf("model name %q: empty namespace", orig)
 		}
 		n.Namespace = DefaultNamespace
