@@ -1,7 +1,5 @@
 package tokenizer
 
-import "unicode/utf8"
-
 // GPT-2's byte-level alphabet: every byte maps to one printable code point.
 // The printable Latin-1 bytes ('!'..'~', '¡'..'¬', '®'..'ÿ') map to
 // themselves; the other 68 bytes map, in byte order, to U+0100, U+0101, ...
@@ -67,18 +65,4 @@ func appendByteLevelDecode(dst []byte, text string) []byte {
 		dst = append(dst, ']')
 	}
 	return dst
-}
-
-// validByteLevel reports whether s consists only of byte-level alphabet
-// code points (used to sanity-check loaded vocabularies in tests).
-func validByteLevel(s string) bool {
-	for _, r := range s {
-		if r == utf8.RuneError {
-			return false
-		}
-		if _, ok := runeToByte[r]; !ok {
-			return false
-		}
-	}
-	return true
 }

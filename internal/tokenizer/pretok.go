@@ -195,7 +195,7 @@ func (p *preTokenizer) split(cps []rune, sc *splitScratch) []int {
 	return pieces
 }
 
-// cpFlags returns the category and white-space flag of the code point at
+// flagsAt returns the category and white-space flag of the code point at
 // pos, or catNone outside [lo, hi), as llama.cpp's _get_flags does.
 func flagsAt(cps []rune, pos, lo, hi int) (cat uint8, space bool) {
 	if pos < lo || pos >= hi {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -159,12 +158,4 @@ func tiktokenSplit(b []byte, rank map[string]int, maxRank int, bounds []int) []i
 		bounds = append(bounds[:best+1], bounds[best+2:]...)
 	}
 	return bounds
-}
-
-// sortedSpecials is a helper for tests and callers that want the special
-// tokens of a tokenizer in id order.
-func (t *Tokenizer) sortedSpecials() []int32 {
-	ids := append([]int32(nil), t.special...)
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids
 }

@@ -48,7 +48,11 @@ func buildCategories() {
 			}
 		}
 	}
-	fill(unicode.C, catControl) // Go's C is Cc+Cf+Co+Cs, without Cn
+	// Go's unicode.C also covers unassigned code points; llama.cpp's
+	// control class is only these four.
+	for _, rt := range []*unicode.RangeTable{unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs} {
+		fill(rt, catControl)
+	}
 	fill(unicode.Z, catSeparator)
 	fill(unicode.S, catSymbol)
 	fill(unicode.P, catPunct)
@@ -127,9 +131,9 @@ func utf8Len(b byte) int {
 // unicode_cpts_from_utf8 does: the lead byte sets the length, continuation
 // bytes must be 10xxxxxx, and overlong forms and surrogates are accepted as
 // they decode. A byte that does not start a well-formed sequence becomes
-// U+FFFD and decoding resumes at the next byte. Values above U+10FFFF (lead
-// bytes F4 90.. to F7), which llama.cpp cannot re-encode and rejects with an
-// exception, also become U+FFFD here.
+// U+FFFD and decoding resumes at the next byte. A well-formed sequence
+// for a value above U+10FFFF (lead bytes F4 90.. to F7), which llama.cpp
+// cannot re-encode and rejects with an exception, becomes one U+FFFD here.
 func decodeCodePoints(s string, out []rune) []rune {
 	out = out[:0]
 	for i := 0; i < len(s); {
@@ -159,10 +163,13 @@ func decodeCodePoints(s string, out []rune) []rune {
 			}
 			cp = cp<<6 | rune(c&0x3F)
 		}
-		if !ok || cp > maxCodePoint {
+		if !ok {
 			out = append(out, 0xFFFD)
 			i++
 			continue
+		}
+		if cp > maxCodePoint {
+			cp = 0xFFFD
 		}
 		out = append(out, cp)
 		i += n

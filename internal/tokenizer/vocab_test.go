@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -159,5 +158,3 @@ func equalIDs(a, b []int32) bool {
 	}
 	return true
 }
-
-func idsString(ids []int32) string { return fmt.Sprint(ids) }
