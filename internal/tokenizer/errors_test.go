@@ -134,6 +134,14 @@ func TestFromGGUFErrors(t *testing.T) {
 	if _, err := fromKVs(t, spm); err != nil {
 		t.Fatalf("valid SPM vocabulary: %v", err)
 	}
+	// Integer scores work like float ones: "▁a" (score -1) still merges.
+	tok, err := fromKVs(t, with(spm, "tokenizer.ggml.scores", []int32{0, 0, 0, -1}))
+	if err != nil {
+		t.Fatalf("integer scores: %v", err)
+	}
+	if got := tok.Encode("a", false, false); !equalIDs(got, []int32{3}) {
+		t.Errorf("integer scores: encode a = %v", got)
+	}
 	cases := []struct {
 		name string
 		kvs  []kv
@@ -150,6 +158,7 @@ func TestFromGGUFErrors(t *testing.T) {
 		{"bad merge", with(bpeKVs(), "tokenizer.ggml.merges", []string{"a b", "ab"}), `merge 1 ("ab")`},
 		{"types length", with(bpeKVs(), "tokenizer.ggml.token_type", []int32{1, 1}), "token_type has 2 entries for 6 tokens"},
 		{"scores length", with(spm, "tokenizer.ggml.scores", []float32{0}), "scores has 1 entries for 4 tokens"},
+		{"scores type", with(spm, "tokenizer.ggml.scores", []string{"x", "y", "z", "w"}), "scores is not a number array"},
 		{"add_bos type", with(bpeKVs(), "tokenizer.ggml.add_bos_token", uint32(1)), "add_bos_token is uint32, not a bool"},
 	}
 	for _, c := range cases {

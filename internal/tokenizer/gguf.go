@@ -54,7 +54,15 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	if _, present := f.Lookup(keyScores); present && kind == SPM {
 		s, ok := f.Float32s(keyScores)
 		if !ok {
-			return nil, fmt.Errorf("tokenizer: %s is not a float array", keyScores)
+			// llama.cpp also accepts integer scores.
+			is, isInt := f.Int32s(keyScores)
+			if !isInt {
+				return nil, fmt.Errorf("tokenizer: %s is not a number array", keyScores)
+			}
+			s = make([]float32, len(is))
+			for i, v := range is {
+				s[i] = float32(v)
+			}
 		}
 		if len(s) != n {
 			return nil, fmt.Errorf("tokenizer: %s has %d entries for %d tokens", keyScores, len(s), n)

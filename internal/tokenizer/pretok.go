@@ -69,7 +69,6 @@ const (
 // preSpec describes one pre-tokenizer type: its regex steps and the vocab
 // flags llama.cpp sets with it.
 type preSpec struct {
-	kind         string   // canonical llama.cpp type, for messages
 	regexes      []string // in order
 	ignoreMerges bool     // a whole word found in the vocab skips BPE
 	addBOS       bool     // default for add_bos_token
@@ -80,36 +79,36 @@ type preSpec struct {
 // preSpecs maps every tokenizer.ggml.pre value this package accepts to its
 // spec. The aliases are the names llama.cpp maps to the same type.
 var preSpecs = func() map[string]preSpec {
-	gpt2 := preSpec{kind: "gpt2", regexes: []string{reGPT2}, cleanSpaces: true}
-	llama3 := preSpec{kind: "llama3", regexes: []string{reLlama3}, ignoreMerges: true, addBOS: true, cleanSpaces: true}
-	qwen2 := preSpec{kind: "qwen2", regexes: []string{reQwen2}}
-	starcoder := preSpec{kind: "starcoder", regexes: []string{`\p{N}`, reGPT2}, cleanSpaces: true}
-	poro := preSpec{kind: "poro", regexes: []string{` ?[^(\s|.,!?\x{2026}\x{3002}\x{FF0C}\x{3001}\x{964}\x{6D4}\x{60C})]+`}}
+	gpt2 := preSpec{regexes: []string{reGPT2}, cleanSpaces: true}
+	llama3 := preSpec{regexes: []string{reLlama3}, ignoreMerges: true, addBOS: true, cleanSpaces: true}
+	qwen2 := preSpec{regexes: []string{reQwen2}}
+	starcoder := preSpec{regexes: []string{`\p{N}`, reGPT2}, cleanSpaces: true}
+	poro := preSpec{regexes: []string{` ?[^(\s|.,!?\x{2026}\x{3002}\x{FF0C}\x{3001}\x{964}\x{6D4}\x{60C})]+`}}
 	m := map[string]preSpec{
-		"default": {kind: "default", regexes: []string{
+		"default": {regexes: []string{
 			`[\p{P}\$\+<=>\^~\|]+`, reGPT2, `\p{N}+`, `[0-9][0-9][0-9]`,
 		}, cleanSpaces: true},
-		"deepseek-llm": {kind: "deepseek-llm", regexes: []string{
+		"deepseek-llm": {regexes: []string{
 			`[\r\n]`, reDeepseekLLMLetters, `\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E}\x{2018}-\x{201F}\x{3000}-\x{3002}]+`, `\s+$`, reCJK, `\p{N}+`,
 		}},
-		"deepseek-coder": {kind: "deepseek-coder", regexes: []string{
+		"deepseek-coder": {regexes: []string{
 			`[\r\n]`, `\s?\p{L}+`, `\s?\p{P}+`, reCJK, `\p{N}`,
 		}},
-		"falcon": {kind: "falcon", regexes: []string{
+		"falcon": {regexes: []string{
 			"[\\p{P}\\$\\+<=>\\^~\\|`]+", reGPT2, `[0-9][0-9][0-9]`,
 		}, cleanSpaces: true},
-		"dbrx":      {kind: "dbrx", regexes: []string{reLlama3}, cleanSpaces: true},
-		"smaug-bpe": {kind: "smaug", regexes: []string{reLlama3}, cleanSpaces: true},
-		"chatglm-bpe": {kind: "chatglm4", regexes: []string{reLlama3},
+		"dbrx":      {regexes: []string{reLlama3}, cleanSpaces: true},
+		"smaug-bpe": {regexes: []string{reLlama3}, cleanSpaces: true},
+		"chatglm-bpe": {regexes: []string{reLlama3},
 			cleanSpaces: true, noBOS: true},
-		"refact":       {kind: "refact", regexes: starcoder.regexes, cleanSpaces: true},
-		"command-r":    {kind: "command-r", regexes: starcoder.regexes},
-		"smollm":       {kind: "smollm", regexes: starcoder.regexes},
+		"refact":       {regexes: starcoder.regexes, cleanSpaces: true},
+		"command-r":    {regexes: starcoder.regexes},
+		"smollm":       {regexes: starcoder.regexes},
 		"poro-chat":    poro,
-		"bloom":        {kind: "bloom", regexes: poro.regexes, cleanSpaces: true},
-		"gpt3-finnish": {kind: "gpt3-finnish", regexes: poro.regexes, cleanSpaces: true},
-		"viking":       {kind: "viking", regexes: []string{poro.regexes[0], `\p{N}`}},
-		"chameleon": {kind: "chameleon", regexes: []string{
+		"bloom":        {regexes: poro.regexes, cleanSpaces: true},
+		"gpt3-finnish": {regexes: poro.regexes, cleanSpaces: true},
+		"viking":       {regexes: []string{poro.regexes[0], `\p{N}`}},
+		"chameleon": {regexes: []string{
 			`<sentinel:[0-9]+>`, `(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z`, `([\t\n]|    |  )`,
 			`\p{N}`, "[\\p{P}!-/:-@\\[-`{-~]", reGPT2,
 		}, addBOS: true},
