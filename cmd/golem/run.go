@@ -96,31 +96,51 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if ctxSize <= 0 {
 		ctxSize = min(defaultNumCtx, l.Model.NCtxTrain)
 	}
-	sess, err := l.Model.NewSession(ctxSize)
+	r, err := runner.NewRunner(l, runner.Config{NumParallel: 1, NumCtx: ctxSize})
 	if err != nil {
 		fmt.Fprintf(stderr, "golem run: %v\n", err)
 		return 1
 	}
+	defer r.Close()
 	loadDur := time.Since(loadStart)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	generate := func(prompt string, first bool) error {
+	// history holds every token of the conversation so far, so each turn
+	// continues it (the runner reuses the cached prefix).
+	var history []int32
+	generate := func(prompt string) error {
 		start := time.Now()
-		ids := l.Tokenizer.Encode(prompt, first, true)
-		w := bufio.NewWriter(stdout)
-		st, err := runner.Generate(ctx, sess, l.Tokenizer, ids, opts, func(s string) error {
-			if _, err := w.WriteString(s); err != nil {
-				return err
-			}
-			return w.Flush()
-		})
-		w.WriteString("\n")
-		w.Flush()
+		ids := append(append([]int32{}, history...), l.Tokenizer.Encode(prompt, len(history) == 0, true)...)
+		stream, err := r.Submit(ctx, &runner.Request{Prompt: ids, Options: opts})
 		if err != nil {
 			return err
 		}
+		w := bufio.NewWriter(stdout)
+		defer w.Flush()
+		var st runner.Stats
+		for {
+			ev, ok := stream.Next(ctx)
+			if !ok {
+				break
+			}
+			ids = append(ids, ev.Tokens...)
+			if ev.Text != "" {
+				w.WriteString(ev.Text)
+				w.Flush()
+			}
+			if ev.Done {
+				if ev.Err != nil {
+					w.WriteString("\n")
+					return ev.Err
+				}
+				st = ev.Stats
+			}
+		}
+		w.WriteString("\n")
+		w.Flush()
+		history = ids
 		if *verbose {
 			printStats(stderr, st, time.Since(start), loadDur)
 			loadDur = 0
@@ -129,7 +149,7 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	if len(positional) == 2 {
-		if err := generate(positional[1], true); err != nil {
+		if err := generate(positional[1]); err != nil {
 			fmt.Fprintf(stderr, "golem run: %v\n", err)
 			return 1
 		}
@@ -143,7 +163,7 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		// A piped prompt usually ends with the newline of its last line.
 		prompt := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
-		if err := generate(prompt, true); err != nil {
+		if err := generate(prompt); err != nil {
 			fmt.Fprintf(stderr, "golem run: %v\n", err)
 			return 1
 		}
@@ -155,11 +175,10 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // interactive reads prompts line by line until end of input or /bye. The
 // session keeps its context between turns, so each prompt continues the
 // text so far.
-func interactive(stdin io.Reader, stdout, stderr io.Writer, generate func(string, bool) error) int {
+func interactive(stdin io.Reader, stdout, stderr io.Writer, generate func(string) error) int {
 	fmt.Fprintln(stdout, "Type a prompt and press Enter. /bye or Ctrl-D ends the session.")
 	in := bufio.NewScanner(stdin)
 	in.Buffer(make([]byte, 64*1024), 16<<20)
-	first := true
 	for {
 		fmt.Fprint(stdout, ">>> ")
 		if !in.Scan() {
@@ -173,17 +192,12 @@ func interactive(stdin io.Reader, stdout, stderr io.Writer, generate func(string
 		case "/bye", "/exit", "/quit":
 			return 0
 		}
-		if err := generate(line, first); err != nil {
+		if err := generate(line); err != nil {
 			fmt.Fprintf(stderr, "error: %v\n", err)
-			if errors.Is(err, runner.ErrPromptTooLong) {
-				continue
-			}
 			if errors.Is(err, context.Canceled) {
 				return 130
 			}
-			continue
 		}
-		first = false
 	}
 }
 
@@ -197,6 +211,9 @@ func printStats(w io.Writer, st runner.Stats, total, load time.Duration) {
 	fmt.Fprintf(w, "total duration:       %v\n", total+load)
 	fmt.Fprintf(w, "load duration:        %v\n", load)
 	fmt.Fprintf(w, "prompt eval count:    %d token(s)\n", st.PromptTokens)
+	if st.CachedTokens > 0 {
+		fmt.Fprintf(w, "prompt cache hits:    %d token(s)\n", st.CachedTokens)
+	}
 	fmt.Fprintf(w, "prompt eval duration: %v\n", st.PromptDuration)
 	fmt.Fprintf(w, "prompt eval rate:     %.2f tokens/s\n", rate(st.PromptTokens, st.PromptDuration))
 	fmt.Fprintf(w, "eval count:           %d token(s)\n", st.EvalTokens)

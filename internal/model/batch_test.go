@@ -160,3 +160,56 @@ func TestForwardRejectsBadBatches(t *testing.T) {
 		t.Errorf("a ninth token in an 8-token context was accepted")
 	}
 }
+
+// TestRewind checks that a sequence rewinds where its caches still hold
+// what the next token needs, always to 0, and refuses otherwise.
+func TestRewind(t *testing.T) {
+	f, err := gguf.Open(testutil.Shared(t, "testdata", "models", "synthetic", "syn-gemma2-32-F32.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := model.Load(f, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s, err := m.NewSessionBatch(128, 4) // windowed layers keep 16+4-1 = 19 rows
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int32, 40)
+	for i := range ids {
+		ids[i] = int32(3 + i)
+	}
+	want, err := s.Eval(ids[:37])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append([]float32(nil), want...)
+	if _, err := s.Eval(ids[37:]); err != nil {
+		t.Fatal(err)
+	}
+	// The windowed layers hold positions 21…39; a token at n needs n-15…n-1.
+	if err := s.Rewind(30); err == nil {
+		t.Errorf("rewind to 30 from 40 accepted though the window cache lost positions < 21")
+	}
+	if s.Pos() != 40 {
+		t.Fatalf("failed rewind moved the sequence to %d", s.Pos())
+	}
+	if err := s.Rewind(36); err != nil {
+		t.Fatalf("rewind to 36 from 40: %v", err)
+	}
+	got, err := s.Eval(ids[36:37])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("logit %d after rewind: %g, want %g", i, got[i], want[i])
+		}
+	}
+	if err := s.Rewind(0); err != nil || s.Pos() != 0 {
+		t.Fatalf("rewind to 0: %v (at %d)", err, s.Pos())
+	}
+}

@@ -78,9 +78,11 @@ func (s *Sequence) Rewind(n int) error {
 	if n < 0 || n > s.pos {
 		return fmt.Errorf("cannot rewind to position %d of %d", n, s.pos)
 	}
+	// A token at position n attends to positions max(0, n-w+1) … n-1 in a
+	// layer with window w; the ring still holds pos-rows … pos-1.
 	for l, rows := range s.kvRows {
 		w := s.m.Layers[l].Window
-		if w > 0 && s.pos-rows > n-w {
+		if w > 0 && n > 0 && max(0, n-w+1) < s.pos-rows {
 			return fmt.Errorf("cannot rewind to position %d: layer %d keeps only the last %d positions", n, l, rows)
 		}
 	}

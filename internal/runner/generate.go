@@ -1,18 +1,16 @@
-// Package runner turns a loaded model into text: it feeds a prompt through
-// a session, samples tokens, stops on end-of-generation tokens, stop
-// sequences or length limits, and streams the text out as it is decoded.
+// Package runner turns a loaded model into text for many requests at once:
+// it batches the prompts and decoding steps of concurrent requests into
+// shared forward passes (continuous batching), samples tokens, stops on
+// end-of-generation tokens, stop sequences or length limits, and streams
+// the text out as it is decoded.
 package runner
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/golem-llm/golem/internal/model"
 	"github.com/golem-llm/golem/internal/sample"
-	"github.com/golem-llm/golem/internal/tokenizer"
 )
 
 // Options controls one generation.
@@ -33,86 +31,19 @@ const (
 
 // Stats describes a finished generation.
 type Stats struct {
-	PromptTokens   int
-	PromptDuration time.Duration
-	EvalTokens     int
-	EvalDuration   time.Duration
-	DoneReason     string
+	PromptTokens     int // prompt tokens evaluated (not counting CachedTokens)
+	CachedTokens     int // prompt tokens reused from the prefix cache
+	PromptDuration   time.Duration
+	EvalTokens       int
+	EvalDuration     time.Duration
+	TotalDuration    time.Duration
+	TimeToFirstToken time.Duration
+	DoneReason       string
 }
 
 // ErrPromptTooLong is returned (wrapped) when the prompt does not fit in the
-// session's context.
+// context.
 var ErrPromptTooLong = errors.New("prompt is longer than the context")
-
-// Generate evaluates prompt in sess (after whatever the session already
-// holds) and samples up to opts.NumPredict tokens, calling emit with each
-// piece of text as soon as it is complete UTF-8 and cannot be the start of a
-// stop sequence. It returns when generation ends, ctx is cancelled or emit
-// fails.
-func Generate(ctx context.Context, sess *model.Session, tok *tokenizer.Tokenizer, prompt []int32, opts Options, emit func(string) error) (Stats, error) {
-	var st Stats
-	if len(prompt) == 0 {
-		return st, fmt.Errorf("empty prompt: nothing to generate from")
-	}
-	if sess.Pos()+len(prompt) > sess.NumCtx() {
-		return st, fmt.Errorf("%w: %d prompt tokens, context size %d (raise num_ctx)", ErrPromptTooLong, sess.Pos()+len(prompt), sess.NumCtx())
-	}
-	smp, err := sample.New(opts.Sample)
-	if err != nil {
-		return st, err
-	}
-	for _, id := range prompt {
-		smp.Accept(id)
-	}
-
-	start := time.Now()
-	logits, err := sess.Eval(prompt)
-	if err != nil {
-		return st, err
-	}
-	st.PromptTokens = len(prompt)
-	st.PromptDuration = time.Since(start)
-
-	out := newStopWriter(opts.Stop, emit)
-	dec := tok.NewStreamDecoder()
-	start = time.Now()
-	defer func() { st.EvalDuration = time.Since(start) }()
-	for {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		if opts.NumPredict >= 0 && st.EvalTokens >= opts.NumPredict {
-			st.DoneReason = DoneLength
-			break
-		}
-		id := smp.Sample(logits)
-		smp.Accept(id)
-		st.EvalTokens++
-		if tok.IsEOG(id) {
-			st.DoneReason = DoneStop
-			break
-		}
-		stopped, err := out.write(dec.Add(id))
-		if err != nil {
-			return st, err
-		}
-		if stopped {
-			st.DoneReason = DoneStop
-			return st, nil
-		}
-		if sess.Pos() >= sess.NumCtx() {
-			st.DoneReason = DoneLength
-			break
-		}
-		if logits, err = sess.Eval([]int32{id}); err != nil {
-			return st, err
-		}
-	}
-	if _, err := out.write(dec.Flush()); err != nil {
-		return st, err
-	}
-	return st, out.flush()
-}
 
 // stopWriter holds back the tail of the output that could still turn into
 // a stop sequence, and cuts the output at the first complete one.
