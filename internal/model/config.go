@@ -240,3 +240,13 @@ func readConfig(f *gguf.File) (*Config, error) {
 	}
 	return c, nil
 }
+
+// ReadConfig reads the hyper-parameters of the model in f without binding
+// its weights, e.g. to estimate memory before loading.
+func ReadConfig(f *gguf.File) (*Config, error) { return readConfig(f) }
+
+// KVCacheBytes is the memory the KV cache of one sequence of numCtx
+// positions takes (an upper bound for sliding-window models).
+func (c *Config) KVCacheBytes(numCtx int) int64 {
+	return int64(c.NLayer) * int64(numCtx) * int64(c.NHeadKV) * int64(c.HeadDim+c.HeadDimV) * 4
+}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/golem-llm/golem/internal/gguf"
 	"github.com/golem-llm/golem/internal/model"
@@ -12,6 +13,7 @@ import (
 // tokenizer.
 type Loaded struct {
 	Path      string
+	FileSize  int64
 	File      *gguf.File
 	Model     *model.Model
 	Tokenizer *tokenizer.Tokenizer
@@ -40,8 +42,15 @@ func LoadFile(path string, threads int) (*Loaded, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: tokenizer has %d tokens but the embedding has %d rows", path, tok.VocabSize(), m.NVocab)
 	}
-	return &Loaded{Path: path, File: f, Model: m, Tokenizer: tok}, nil
+	var size int64
+	if fi, err := os.Stat(path); err == nil {
+		size = fi.Size()
+	}
+	return &Loaded{Path: path, FileSize: size, File: f, Model: m, Tokenizer: tok}, nil
 }
+
+// Size is the bytes of the model file, all of which is mapped.
+func (l *Loaded) Size() int64 { return l.FileSize }
 
 // Close releases the model's workers and unmaps the file.
 func (l *Loaded) Close() error {
