@@ -46,7 +46,7 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 			out = t.encodeSPM(strings.ReplaceAll(s, " ", "\u2581"), out, st)
 			prevSpecial = false
 		}
-	case BPE:
+	case BPE, WPM:
 		if addSpecial && t.addBOS {
 			out = append(out, t.bos)
 		}
@@ -55,11 +55,18 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 				out = append(out, f.token)
 				continue
 			}
-			out = t.encodeBPE(text[f.start:f.end], out, st)
+			if t.kind == WPM {
+				out = t.encodeWPM(text[f.start:f.end], out)
+			} else {
+				out = t.encodeBPE(text[f.start:f.end], out, st)
+			}
 		}
 	}
 	if addSpecial && t.addEOS {
 		out = append(out, t.eos)
+	}
+	if addSpecial && t.addSEP && t.sep != NoToken {
+		out = append(out, t.sep)
 	}
 	return out
 }

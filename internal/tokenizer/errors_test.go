@@ -150,7 +150,7 @@ func TestFromGGUFErrors(t *testing.T) {
 		{"unknown pre", with(bpeKVs(), "tokenizer.ggml.pre", "klingon"), `unknown pre-tokenizer type: "klingon"`},
 		{"unsupported pre", with(bpeKVs(), "tokenizer.ggml.pre", "tekken"), `"tekken" is not supported`},
 		{"unknown model", with(bpeKVs(), "tokenizer.ggml.model", "sentencepiece9"), `unknown tokenizer model "sentencepiece9"`},
-		{"bert", with(bpeKVs(), "tokenizer.ggml.model", "bert"), `"bert" is not supported`},
+		{"t5", with(bpeKVs(), "tokenizer.ggml.model", "t5"), `"t5" is not supported`},
 		{"no model", with(bpeKVs(), "tokenizer.ggml.model", nil), "no tokenizer.ggml.model"},
 		{"no tokens", with(bpeKVs(), "tokenizer.ggml.tokens", nil), "no tokenizer.ggml.tokens"},
 		{"tokens not strings", with(bpeKVs(), "tokenizer.ggml.tokens", []int32{1, 2}), "not a string array"},

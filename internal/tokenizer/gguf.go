@@ -38,7 +38,9 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		kind = SPM
 	case "gpt2":
 		kind = BPE
-	case "bert", "t5", "rwkv", "plamo2", "no_vocab", "none":
+	case "bert":
+		kind = WPM
+	case "t5", "rwkv", "plamo2", "no_vocab", "none":
 		return nil, fmt.Errorf("tokenizer: tokenizer model %q is not supported by this package yet", model)
 	default:
 		return nil, fmt.Errorf("tokenizer: unknown tokenizer model %q", model)
@@ -137,6 +139,9 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 
 	if kind == SPM {
 		return NewSPM(tokens, scores, types, opts)
+	}
+	if kind == WPM {
+		return NewWPM(tokens, types, opts)
 	}
 	merges, err := stringArray(f, keyMerges, true)
 	if err != nil {

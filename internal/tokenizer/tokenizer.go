@@ -2,14 +2,19 @@
 // (commit 92ecdcc0, May 2025) does for GGUF vocabularies.
 //
 // Two model types are implemented:
+//
 //   - SPM ("llama" in tokenizer.ggml.model): SentencePiece-style BPE over
 //     the text with spaces written as U+2581, merging the adjacent pair whose
 //     concatenation is the highest-scoring vocabulary entry, with byte
 //     fallback to <0xXX> tokens;
+//
 //   - BPE ("gpt2"): byte-level BPE with ranked merges, after a
 //     pre-tokenizer chosen by tokenizer.ggml.pre has cut the text into words.
 //
-// WordPiece ("bert") and the other llama.cpp types are not implemented; New
+//   - WPM ("bert"): WordPiece, greedy longest-match over words split at
+//     white space and punctuation, as BERT-style embedding models use.
+//
+// The other llama.cpp types (t5, rwkv, …) are not implemented; FromGGUF
 // reports them as unsupported. A new type is one more Kind with its own
 // encode loop; special-token handling and decoding are shared.
 //
@@ -32,6 +37,8 @@ const (
 	SPM Kind = iota + 1
 	// BPE is byte-level BPE with merges (tokenizer.ggml.model "gpt2").
 	BPE
+	// WPM is WordPiece (tokenizer.ggml.model "bert").
+	WPM
 )
 
 func (k Kind) String() string {
@@ -40,6 +47,8 @@ func (k Kind) String() string {
 		return "SPM"
 	case BPE:
 		return "BPE"
+	case WPM:
+		return "WPM"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -138,6 +147,7 @@ type Tokenizer struct {
 	fimPre, fimSuf, fimMid            int32
 	fimPad, fimRep, fimSep            int32
 	addBOS, addEOS, addSpacePrefix    bool
+	addSEP                            bool // WPM: end each input with the separator
 	cleanSpaces                       bool
 	eog                               map[int32]bool
 }
@@ -147,6 +157,13 @@ type Tokenizer struct {
 // per token.
 func NewSPM(tokens []string, scores []float32, types []int32, opts *Options) (*Tokenizer, error) {
 	return build(SPM, tokens, scores, types, nil, "", opts)
+}
+
+// NewWPM builds a WordPiece tokenizer. Tokens that start a word carry the
+// U+2581 prefix, continuation pieces are bare, as llama.cpp's converter
+// stores BERT vocabularies. types may be nil (all tokens normal).
+func NewWPM(tokens []string, types []int32, opts *Options) (*Tokenizer, error) {
+	return build(WPM, tokens, nil, types, nil, "", opts)
 }
 
 // NewBPE builds a byte-level BPE tokenizer. Tokens are in GPT-2's byte-level
@@ -187,6 +204,10 @@ func build(kind Kind, tokens []string, scores []float32, types []int32, merges [
 	case SPM:
 		t.bos, t.eos, t.unk = 1, 2, 0
 		t.addBOS, t.addSpacePrefix = true, true
+	case WPM:
+		// BERT's ids: [CLS] 101 starts and [SEP] 102 ends each input.
+		t.bos, t.unk, t.sep, t.pad = 101, 100, 102, 0
+		t.addBOS, t.addSEP = true, true
 	case BPE:
 		if len(merges) == 0 {
 			return nil, fmt.Errorf("tokenizer: a BPE vocabulary needs merges")
@@ -218,7 +239,7 @@ func build(kind Kind, tokens []string, scores []float32, types []int32, merges [
 		return nil, fmt.Errorf("tokenizer: unsupported model kind %v", kind)
 	}
 	// A default id outside a small vocabulary is unset rather than invalid.
-	for _, id := range []*int32{&t.bos, &t.eos, &t.unk} {
+	for _, id := range []*int32{&t.bos, &t.eos, &t.unk, &t.sep} {
 		if *id >= int32(n) {
 			*id = NoToken
 		}
@@ -421,6 +442,10 @@ func (t *Tokenizer) renderPiece(id int32) []byte {
 	case BPE:
 		if a&attrNormal != 0 {
 			return appendByteLevelDecode(nil, text)
+		}
+	case WPM:
+		if a&attrNormal != 0 {
+			return []byte(strings.ReplaceAll(text, "\u2581", " "))
 		}
 	}
 	return nil // unused and undefined tokens render as nothing
