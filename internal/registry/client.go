@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -313,6 +314,11 @@ func temporary(err error) bool {
 	}
 	var pe *permanentError
 	if errors.As(err, &pe) {
+		return false
+	}
+	// An unknown host stays unknown; other DNS failures may pass.
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
 		return false
 	}
 	// Network errors, resets, unexpected EOFs, stalls.

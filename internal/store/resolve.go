@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Resolved is what running a model needs: the GGUF file and the defaults
@@ -29,6 +31,11 @@ type Resolved struct {
 func (s *Store) Resolve(ref string) (*Resolved, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
 		return &Resolved{ModelPath: ref, Parameters: map[string]any{}}, nil
+	} else if LooksLikePath(ref) {
+		if err == nil {
+			return nil, fmt.Errorf("%s is not a regular file", ref)
+		}
+		return nil, err
 	}
 	m, err := s.Get(ref)
 	if err != nil {
@@ -38,6 +45,14 @@ func (s *Store) Resolve(ref string) (*Resolved, error) {
 		return nil, err
 	}
 	return s.resolveModel(m)
+}
+
+// LooksLikePath reports whether a model reference is meant as a file path
+// rather than a name: it starts with '.', '/' or '~', is absolute, or ends
+// in ".gguf".
+func LooksLikePath(ref string) bool {
+	return strings.HasPrefix(ref, ".") || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "~") ||
+		filepath.IsAbs(ref) || strings.HasSuffix(strings.ToLower(ref), ".gguf")
 }
 
 // resolveModel reads the small layers of a stored model.

@@ -198,10 +198,15 @@ func (s *Store) commit(tmpPath, digest string) error {
 		return err
 	}
 	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-		// Same content already stored: keep the existing file, so that
-		// readers holding it open are undisturbed.
-		os.Remove(tmpPath)
-		return nil
+		if tf, err := os.Stat(tmpPath); err == nil && tf.Size() == fi.Size() {
+			// Already stored: keep the existing file, so that readers
+			// holding it open are undisturbed. (A same-size file with
+			// other bytes would have to be damaged on disk; Verify finds
+			// those.)
+			os.Remove(tmpPath)
+			return nil
+		}
+		// A damaged copy of another size: replace it.
 	}
 	if err := os.Rename(tmpPath, p); err != nil {
 		os.Remove(tmpPath)
@@ -568,6 +573,38 @@ func (s *Store) Prune(partials bool) (removed int, err error) {
 		}
 	}
 	return removed, nil
+}
+
+// Verify re-hashes every blob and reports those whose bytes do not match
+// their names (damaged on disk); with remove, it deletes them.
+func (s *Store) Verify(remove bool) ([]string, error) {
+	dir := filepath.Join(s.Root, "blobs")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	var bad []string
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "sha256-") || strings.Contains(name, "-partial") {
+			continue
+		}
+		digest := strings.Replace(name, "-", ":", 1)
+		if CheckDigest(digest) != nil {
+			continue
+		}
+		got, err := hashFile(filepath.Join(dir, name))
+		if err != nil || got != digest {
+			bad = append(bad, digest)
+			if remove {
+				os.Remove(filepath.Join(dir, name))
+			}
+		}
+	}
+	return bad, nil
 }
 
 // ReadBlob returns the contents of a small blob (template, system prompt,

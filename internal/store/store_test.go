@@ -345,3 +345,24 @@ func TestPrune(t *testing.T) {
 		t.Errorf("prune broke a model: %v", err)
 	}
 }
+
+func TestVerifyAndRepair(t *testing.T) {
+	s := newStore(t)
+	d, _, err := s.WriteBlob(strings.NewReader("good bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.BlobPath(d)
+	os.WriteFile(p, []byte("bad"), 0o644)
+	bad, err := s.Verify(false)
+	if err != nil || len(bad) != 1 || bad[0] != d {
+		t.Fatalf("Verify = %v, %v", bad, err)
+	}
+	// Writing the right bytes again replaces the damaged copy.
+	if _, _, err := s.WriteBlob(strings.NewReader("good bytes")); err != nil {
+		t.Fatal(err)
+	}
+	if bad, _ := s.Verify(true); len(bad) != 0 {
+		t.Errorf("still damaged: %v", bad)
+	}
+}
