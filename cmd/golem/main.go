@@ -25,6 +25,14 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "Run a model on a prompt, or chat with it interactively", runCommand},
+		{"pull", "Pull a model from a registry", pullCommand},
+		{"push", "Push a model to a registry", pushCommand},
+		{"create", "Create a model from a Modelfile", createCommand},
+		{"list", "List models", listCommand},
+		{"ls", "List models (same as list)", listCommand},
+		{"show", "Show information for a model", showCommand},
+		{"cp", "Copy a model", copyCommand},
+		{"rm", "Remove a model", removeCommand},
 		{"version", "Print the version", func(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 			fmt.Fprintf(stdout, "golem version %s\n", version)
 			return 0

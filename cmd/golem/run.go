@@ -24,7 +24,8 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: golem run MODEL.gguf [PROMPT] [flags]")
+		fmt.Fprintln(stderr, "Usage: golem run MODEL [PROMPT] [flags]")
+		fmt.Fprintln(stderr, "\nMODEL is a .gguf file or the name of a model in the store (see golem pull, golem list).")
 		fmt.Fprintln(stderr, "\nWith PROMPT, prints the generated text and exits. Without it, reads the prompt from")
 		fmt.Fprintln(stderr, "standard input when it is piped, or starts an interactive session on a terminal.")
 		fmt.Fprintln(stderr, "\nFlags:")
@@ -58,6 +59,11 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	modelPath, err := resolveModelArg(fs, positional[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "golem run: %v\n", err)
+		return 1
+	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
@@ -86,7 +92,7 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	loadStart := time.Now()
-	l, err := runner.LoadFile(positional[0], *threads)
+	l, err := runner.LoadFile(modelPath, *threads)
 	if err != nil {
 		fmt.Fprintf(stderr, "golem run: %v\n", err)
 		return 1
