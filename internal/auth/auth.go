@@ -536,7 +536,9 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 }
 
 // User returns one account (404 *Error when there is none).
-func (s *Service) User(ctx context.Context, id string) (User, error) { return s.userBy(ctx, "u.id", id) }
+func (s *Service) User(ctx context.Context, id string) (User, error) {
+	return s.userBy(ctx, "u.id", id)
+}
 
 func (s *Service) userBy(ctx context.Context, col, v string) (User, error) {
 	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE `+col+` = ?`, v))
