@@ -50,7 +50,12 @@ func (c *Client) Pull(ctx context.Context, name string, fn func(store.Progress))
 			d.unlock()
 		}
 	}()
+	seen := map[string]bool{}
 	for _, l := range m.Blobs() {
+		if seen[l.Digest] {
+			continue // a manifest may list the same blob twice
+		}
+		seen[l.Digest] = true
 		if c.Store.HasBlob(l.Digest, l.Size) {
 			fn(pullingEvent(l.Digest, l.Size, l.Size))
 			continue

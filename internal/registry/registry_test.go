@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -550,5 +551,59 @@ func TestParseChallenge(t *testing.T) {
 	ch = parseChallenge(`Basic realm=registry`)
 	if ch.scheme != "basic" || ch.params["realm"] != "registry" {
 		t.Errorf("%+v", ch)
+	}
+}
+
+// TestPullSharedModels publishes every model of the shared test data
+// (and a few synthetic ones) and pulls them all into one store: each
+// arrives byte for byte and loads.
+func TestPullSharedModels(t *testing.T) {
+	srv := registrytest.New(t, registrytest.Options{Auth: true, Redirect: true})
+	files := []string{"stories260K.gguf", "stories260K-q8_0-mix.gguf", "stories260K-q5_0-mix.gguf",
+		"stories260K-q4_0-mix.gguf", "llama-2-tiny-random.gguf",
+		"synthetic/syn-qwen2-256-Q4_K_M.gguf", "synthetic/syn-qwen3-256-Q6_K.gguf", "synthetic/syn-llama-256-Q5_K.gguf"}
+	c := newClient(t, Config{})
+	for i, f := range files {
+		path := sharedModel(t, f)
+		tag := strings.ToLower(strings.TrimSuffix(filepath.Base(f), ".gguf"))
+		// The same blob under two tags, and a manifest listing the model
+		// blob twice, must not confuse the pull.
+		raw, err := srv.AddModel("library/shared", tag, registrytest.Model{GGUF: path, System: "model " + tag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			m, _ := store.ParseManifest(raw)
+			m.Layers = append(m.Layers, m.Layers[0])
+			dup, _ := json.Marshal(m)
+			srv.AddManifest("library/shared", "dup", dup)
+			if err := c.Pull(context.Background(), srv.Host+"/library/shared:dup", nil); err != nil {
+				t.Fatalf("manifest listing a blob twice: %v", err)
+			}
+		}
+		name := srv.Host + "/library/shared:" + tag
+		if err := c.Pull(context.Background(), name, nil); err != nil {
+			t.Fatalf("pull %s: %v", f, err)
+		}
+		r, err := c.Store.Resolve(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(r.ModelPath)
+		want, _ := os.ReadFile(path)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: pulled bytes differ", f)
+		}
+		l, err := runner.LoadFile(r.ModelPath, 1)
+		if err != nil {
+			t.Errorf("%s: pulled model does not load: %v", f, err)
+			continue
+		}
+		l.Close()
+	}
+	checkStore(t, c.Store)
+	list, _ := c.Store.List()
+	if len(list) != len(files)+1 {
+		t.Errorf("%d models in the store, want %d", len(list), len(files)+1)
 	}
 }
