@@ -451,6 +451,14 @@ func (c *Client) setAuth(req *http.Request, ep *endpoint) {
 	}
 }
 
+// forgetToken drops the bearer token held for an endpoint, so that the
+// next request is challenged and gets a fresh one.
+func (c *Client) forgetToken(ep *endpoint) {
+	c.mu.Lock()
+	delete(c.tokens, tokenKey(ep))
+	c.mu.Unlock()
+}
+
 // challenge is a parsed WWW-Authenticate header.
 type challenge struct {
 	scheme string

@@ -364,8 +364,10 @@ func (d *blobDownload) runPart(ctx context.Context, ep *endpoint, f *os.File, p 
 		}
 		failures++
 		var se *StatusError
+		// A signed blob URL that expired, or a registry token that did:
+		// ask the registry again (which renews the token if needed).
 		reresolve := errors.As(err, &se) && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden ||
-			se.Code == http.StatusNotFound || se.Code == http.StatusGone) && !d.isRegistry()
+			se.Code == http.StatusNotFound || se.Code == http.StatusGone)
 		if !temporary(err) && !reresolve {
 			return err
 		}
@@ -377,7 +379,9 @@ func (d *blobDownload) runPart(ctx context.Context, ep *endpoint, f *os.File, p 
 			return err
 		}
 		if reresolve {
-			// A signed blob URL expired: ask the registry for a new one.
+			if d.isRegistry() {
+				d.c.forgetToken(ep)
+			}
 			if err := d.resolve(ctx, ep); err != nil {
 				return err
 			}

@@ -607,3 +607,36 @@ func TestPullSharedModels(t *testing.T) {
 		t.Errorf("%d models in the store, want %d", len(list), len(files)+1)
 	}
 }
+
+// TestPullRenewsExpiredURLsAndTokens expires the signed blob URL and the
+// registry token in the middle of a download; after the connection drops
+// the client asks the registry again and finishes.
+func TestPullRenewsExpiredURLsAndTokens(t *testing.T) {
+	srv := registrytest.New(t, registrytest.Options{Auth: true, Redirect: true, Throttle: 2 << 20})
+	raw := publishStories(t, srv, "library/stories", "latest")
+	m, _ := store.ParseManifest(raw)
+	ml, _ := m.Layer(store.MediaTypeModel)
+	srv.SetFault(ml.Digest, registrytest.Fault{DropAfter: 600 << 10, Times: 1})
+	c := newClient(t, Config{})
+	var once sync.Once
+	tokensBefore := 0
+	err := c.Pull(context.Background(), srv.Host+"/library/stories", func(p store.Progress) {
+		if p.Digest == ml.Digest && p.Completed > 100<<10 {
+			once.Do(func() {
+				tokensBefore = srv.Requests("token")
+				srv.ExpireBlobURLs()
+				srv.ExpireTokens()
+			})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tokensBefore == 0 || srv.Requests("token") <= tokensBefore {
+		t.Errorf("token requests: %d before expiry, %d after; want a renewal", tokensBefore, srv.Requests("token"))
+	}
+	checkStore(t, c.Store)
+	if !c.Store.HasBlob(ml.Digest, ml.Size) {
+		t.Error("blob missing after the pull")
+	}
+}

@@ -316,6 +316,20 @@ func (s *Server) FailNext(kind string, status, n int) {
 	s.mu.Unlock()
 }
 
+// ExpireTokens invalidates every token issued so far.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	s.tokens = map[string]string{}
+	s.mu.Unlock()
+}
+
+// ExpireBlobURLs invalidates the signed blob-host URLs handed out so far.
+func (s *Server) ExpireBlobURLs() {
+	s.mu.Lock()
+	s.secret = randomHex(8)
+	s.mu.Unlock()
+}
+
 // SetThrottle changes the per-response rate limit (bytes per second; 0
 // for none).
 func (s *Server) SetThrottle(bps int64) {
@@ -449,7 +463,10 @@ func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) sign(digest string) string {
-	sum := sha256.Sum256([]byte(s.secret + digest))
+	s.mu.Lock()
+	secret := s.secret
+	s.mu.Unlock()
+	sum := sha256.Sum256([]byte(secret + digest))
 	return hex.EncodeToString(sum[:8])
 }
 
