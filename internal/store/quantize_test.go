@@ -148,8 +148,13 @@ func TestQuantizeMatchesLlamaQuantize(t *testing.T) {
 	// Each supported type is checked pure on two models and mixed on one
 	// (the mixed single types re-check Q6_K and Q5_K tensors too); every
 	// mix is checked on all three. That keeps the test quick on two cores.
+	// The other types Golem can produce, pure, on one model.
+	extra := pureThenMix
+	for _, ft := range []FileType{FileTypeQ4_1, FileTypeQ5_0, FileTypeQ5_1, FileTypeQ2_K, FileTypeQ3_K_S, FileTypeQ5_K_S} {
+		extra = append(extra, variant{ft, true})
+	}
 	cases := map[string][]variant{
-		"syn-llama-256": pureThenMix,
+		"syn-llama-256": extra,
 		"syn-qwen2-256": mixOnly,
 		"syn-qwen3-256": pureThenMix,
 	}
