@@ -71,7 +71,7 @@ type withStmt struct {
 	body    []stmt
 }
 
-type scopeStmt struct{ body []stmt } // {% generation %}: output only, no new scope
+type scopeStmt struct{ body []stmt } // {% generation %}: the body in a scope of its own
 
 type breakStmt struct{ line int }
 type continueStmt struct{ line int }
@@ -178,8 +178,8 @@ type concatExpr struct {
 }
 
 type condExpr struct {
-	line    int
-	test    expr
-	then    expr
-	orElse  expr // nil: undefined when the test fails
+	line   int
+	test   expr
+	then   expr
+	orElse expr // nil: undefined when the test fails
 }

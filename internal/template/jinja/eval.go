@@ -228,7 +228,8 @@ func (r *renderer) exec(s stmt, sc *scope) (flow, error) {
 		}
 		return r.execBody(x.body, inner)
 	case *scopeStmt:
-		return r.execBody(x.body, sc)
+		_, err := r.execBody(x.body, newScope(sc))
+		return flowNormal, err
 	case *breakStmt:
 		return flowBreak, nil
 	case *continueStmt:
@@ -828,6 +829,17 @@ func (r *renderer) getattr(obj Value, name string) (Value, error) {
 		return x.attr(name, obj), nil
 	case *joiner:
 		return undefinedIn(obj, name), nil
+	case *groupTuple:
+		switch name {
+		case "grouper":
+			return x.grouper, nil
+		case "list":
+			return x.list, nil
+		}
+		if m := method(Tuple(x.items()), name); m != nil {
+			return m, nil
+		}
+		return undefinedIn(obj, name), nil
 	}
 	if m := method(obj, name); m != nil {
 		return m, nil
@@ -870,6 +882,8 @@ func (r *renderer) getitem(obj, key Value) (Value, error) {
 		if v, ok := x.attrs.Get(key); ok {
 			return v, nil
 		}
+	case *groupTuple:
+		return r.getitem(Tuple(x.items()), key)
 	}
 	if s, ok := key.(string); ok {
 		return r.getattrNoItem(obj, s), nil

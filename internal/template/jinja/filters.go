@@ -527,9 +527,9 @@ func filterGroupby(r *renderer, in Value, args []Value, kw []namedArg) (Value, e
 		if err != nil {
 			return nil, err
 		}
-		if n := len(out); n > 0 && equal(out[n-1].(Tuple)[0], k) {
-			g := out[n-1].(Tuple)
-			g[1] = append(g[1].([]Value), it)
+		if n := len(out); n > 0 && equal(out[n-1].(*groupTuple).key, k) {
+			g := out[n-1].(*groupTuple)
+			g.list = append(g.list, it)
 			continue
 		}
 		grouper := k
@@ -538,7 +538,7 @@ func filterGroupby(r *renderer, in Value, args []Value, kw []namedArg) (Value, e
 				return nil, err
 			}
 		}
-		out = append(out, Tuple{grouper, []Value{it}})
+		out = append(out, &groupTuple{key: k, grouper: grouper, list: []Value{it}})
 	}
 	return out, nil
 }
@@ -861,19 +861,27 @@ func filterRound(r *renderer, in Value, args []Value, kw []namedArg) (Value, err
 		}
 		return nil, runtimeErr("type %s doesn't define __round__ method", typeName(in))
 	}
-	scale := math.Pow(10, float64(prec))
-	switch toStr(p[1]) {
+	method := toStr(p[1])
+	switch method {
 	case "common":
-		// Python's round(): half to even on the decimal value.
-		v := f * scale
-		rv := math.RoundToEven(v)
-		if math.Abs(v-math.Trunc(v)) != 0.5 {
-			rv = math.Round(v)
+		// Python's round(): correctly rounded, ties to even; ints stay ints.
+		if i, ok := in.(int64); ok && prec >= 0 {
+			return i, nil
 		}
-		return rv / scale, nil
-	case "ceil":
-		return math.Ceil(f*scale) / scale, nil
-	case "floor":
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return f, nil
+		}
+		if prec >= 0 {
+			v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', int(prec), 64), 64)
+			return v, nil
+		}
+		scale := math.Pow(10, float64(-prec))
+		return math.RoundToEven(f/scale) * scale, nil
+	case "ceil", "floor":
+		scale := math.Pow(10, float64(prec))
+		if method == "ceil" {
+			return math.Ceil(f*scale) / scale, nil
+		}
 		return math.Floor(f*scale) / scale, nil
 	}
 	return nil, runtimeErr("method must be common, ceil or floor")
@@ -1139,3 +1147,12 @@ var wordRE = regexp.MustCompile(`\w+`)
 func filterWordcount(r *renderer, in Value, args []Value, kw []namedArg) (Value, error) {
 	return int64(len(wordRE.FindAllStringIndex(toStr(in), -1))), nil
 }
+
+// groupTuple is the (grouper, list) named tuple groupby yields.
+type groupTuple struct {
+	key     Value // the comparison key (lowercased when case-insensitive)
+	grouper Value
+	list    []Value
+}
+
+func (g *groupTuple) items() []Value { return []Value{g.grouper, g.list} }

@@ -613,6 +613,14 @@ func pyUpper(s string) string {
 
 func isCased(r rune) bool { return unicode.IsUpper(r) || unicode.IsLower(r) || unicode.IsTitle(r) }
 
+// titleRune is the titlecase of r as a string; Python maps ß to "Ss".
+func titleRune(r rune) string {
+	if r == 'ß' {
+		return "Ss"
+	}
+	return string(unicode.ToTitle(r))
+}
+
 // pyTitle is str.title: a cased letter after a non-cased one is titlecased,
 // the other cased letters lowercased.
 func pyTitle(s string) string {
@@ -623,7 +631,7 @@ func pyTitle(s string) string {
 			if prev {
 				b.WriteRune(unicode.ToLower(r))
 			} else {
-				b.WriteRune(unicode.ToTitle(r))
+				b.WriteString(titleRune(r))
 			}
 			prev = true
 		} else {
@@ -639,7 +647,7 @@ func pyCapitalize(s string) string {
 		return s
 	}
 	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToTitle(r)) + strings.ToLower(s[n:])
+	return titleRune(r) + strings.ToLower(s[n:])
 }
 
 func strPredicate(name, s string) bool {

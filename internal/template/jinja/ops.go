@@ -181,6 +181,8 @@ func iterate(v Value) ([]Value, error) {
 		return nil, nil
 	case *Iter:
 		return x.take(), nil
+	case *groupTuple:
+		return x.items(), nil
 	case *Namespace:
 		return nil, runtimeErr("'Namespace' object is not iterable")
 	}
@@ -214,6 +216,8 @@ func length(v Value) (int, error) {
 		return x.Len(), nil
 	case *Undefined:
 		return 0, nil
+	case *groupTuple:
+		return 2, nil
 	case *Namespace:
 		return 0, runtimeErr("object of type 'Namespace' has no len()")
 	case *Iter:
@@ -231,9 +235,6 @@ func contains(hay, needle Value) (bool, error) {
 		hs, _ := isStr(h)
 		ns, ok := isStr(needle)
 		if !ok {
-			if u, ok := needle.(*Undefined); ok {
-				return false, undefinedErr(u)
-			}
 			return false, runtimeErr("'in <string>' requires string as left operand, not %s", typeName(needle))
 		}
 		return strings.Contains(hs, ns), nil
@@ -344,6 +345,9 @@ func arith(op string, a, b Value) (Value, error) {
 		}
 	case "%":
 		if s, ok := isStr(a); ok {
+			if _, isM := a.(Markup); isM {
+				b = escapeArgs(b)
+			}
 			res, err := percentFormat(s, b, a)
 			if err != nil {
 				return nil, err
@@ -609,4 +613,25 @@ func sliceValue(v Value, start, stop, step Value) (Value, error) {
 		return string(out), nil
 	}
 	return nil, runtimeErr("'%s' object is not subscriptable", typeName(v))
+}
+
+// escapeArgs escapes the arguments of Markup % args, as markupsafe does.
+func escapeArgs(v Value) Value {
+	switch x := v.(type) {
+	case Tuple:
+		out := make(Tuple, len(x))
+		for i, it := range x {
+			out[i] = escapeArgs(it)
+		}
+		return out
+	case *Dict:
+		d := x.copy()
+		for i := range d.vals {
+			d.vals[i] = escapeArgs(d.vals[i])
+		}
+		return d
+	case string, Markup:
+		return escapeValue(x)
+	}
+	return v
 }

@@ -199,7 +199,7 @@ func (p *parser) parseBody(tag string, end []string) ([]stmt, string, error) {
 	switch tag {
 	case "for":
 		p.loops++
-	case "macro", "call", "for-else":
+	case "macro", "call", "for-else", "generation":
 		p.loops = 0
 	}
 	defer func() {
@@ -258,6 +258,8 @@ func (p *parser) parseStatement() (stmt, error) {
 		if err := p.endBlock(); err != nil {
 			return nil, err
 		}
+		// transformers implements the block as a call block, so its body
+		// is a macro: its own scope, and no break/continue across it.
 		body, _, err := p.parseBody("generation", []string{"endgeneration"})
 		if err != nil {
 			return nil, err

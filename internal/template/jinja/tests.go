@@ -71,7 +71,7 @@ func simpleTest(fn func(Value) bool) testFunc {
 // Strings, lists, tuples, dicts and Undefined qualify; generators do not.
 func isSequence(v Value) bool {
 	switch v.(type) {
-	case string, Markup, []Value, Tuple, *Dict, *Undefined:
+	case string, Markup, []Value, Tuple, *Dict, *Undefined, *groupTuple:
 		return true
 	}
 	return false
@@ -80,7 +80,7 @@ func isSequence(v Value) bool {
 // isIterable is jinja2's iterable test: iter() works.
 func isIterable(v Value) bool {
 	switch v.(type) {
-	case string, Markup, []Value, Tuple, *Dict, *Undefined, *Iter, *loopCtx, *Namespace:
+	case string, Markup, []Value, Tuple, *Dict, *Undefined, *Iter, *loopCtx, *Namespace, *groupTuple:
 		return true
 	}
 	return false

@@ -245,6 +245,8 @@ func typeName(v Value) string {
 		return x.kind
 	case *cycler:
 		return "Cycler"
+	case *groupTuple:
+		return "_GroupTuple"
 	case *joiner:
 		return "Joiner"
 	}
@@ -358,6 +360,12 @@ func writeRepr(b *strings.Builder, v Value, depth int) {
 		b.WriteByte('}')
 	case *Undefined:
 		b.WriteString("Undefined")
+	case *groupTuple:
+		b.WriteString("_GroupTuple(grouper=")
+		writeRepr(b, x.grouper, depth+1)
+		b.WriteString(", list=")
+		writeRepr(b, x.list, depth+1)
+		b.WriteString(")")
 	case *Namespace:
 		b.WriteString("<Namespace ")
 		writeRepr(b, x.attrs, depth+1)
@@ -536,6 +544,8 @@ func writeJSON(b *strings.Builder, v Value, o jsonOptions, level int) error {
 		return writeJSONList(b, x, o, level)
 	case Tuple:
 		return writeJSONList(b, x, o, level)
+	case *groupTuple:
+		return writeJSONList(b, x.items(), o, level)
 	case *Dict:
 		if x.Len() == 0 {
 			b.WriteString("{}")
