@@ -93,6 +93,8 @@ type Runner struct {
 
 	statsMu sync.Mutex
 	stats   RunnerStats
+
+	embed embedState
 }
 
 // RunnerStats are counters for metrics.
@@ -137,6 +139,13 @@ type job struct {
 
 // NewRunner starts a runner over a loaded model. Close stops it.
 func NewRunner(l *Loaded, cfg Config) (*Runner, error) {
+	if l.Encoder != nil {
+		// An embedding model: no slots, no loop; Embed serves it.
+		r := &Runner{l: l, cfg: cfg, done: make(chan struct{}), closed: true}
+		r.cfg.NumCtx = l.Encoder.NCtxTrain
+		close(r.done)
+		return r, nil
+	}
 	if cfg.NumParallel <= 0 {
 		cfg.NumParallel = 4
 	}
@@ -206,6 +215,9 @@ func (r *Runner) signal() {
 // with an event whose Done is set. Cancelling ctx stops the request at the
 // next step and frees its slot.
 func (r *Runner) Submit(ctx context.Context, req *Request) (*Stream, error) {
+	if r.l.Model == nil {
+		return nil, ErrNoGenerate
+	}
 	if len(req.Prompt) == 0 {
 		return nil, fmt.Errorf("empty prompt: nothing to generate from")
 	}

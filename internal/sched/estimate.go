@@ -20,6 +20,9 @@ func estimate(path string, numCtx, numParallel int) (int64, error) {
 		return 0, err
 	}
 	defer f.Close()
+	if model.IsEncoder(f) {
+		return fi.Size(), nil // embeddings need no KV cache
+	}
 	c, err := model.ReadConfig(f)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
