@@ -73,6 +73,15 @@ type withStmt struct {
 
 type scopeStmt struct{ body []stmt } // {% generation %}: the body in a scope of its own
 
+type blockStmt struct {
+	name string
+	body []stmt
+}
+
+// loaderStmt is {% extends %}, {% include %}, {% import %} or {% from %}:
+// parsed, but failing when executed, as there is no template loader.
+type loaderStmt struct{ line int }
+
 type breakStmt struct{ line int }
 type continueStmt struct{ line int }
 

@@ -46,7 +46,8 @@ type renderer struct {
 	out   *outBuf
 	steps int
 	depth int
-	total int // bytes written to any buffer
+	total int    // bytes written to any buffer
+	root  *scope // the template's top-level scope, which blocks see
 	line  int // line of the statement being executed
 }
 
@@ -230,6 +231,11 @@ func (r *renderer) exec(s stmt, sc *scope) (flow, error) {
 	case *scopeStmt:
 		_, err := r.execBody(x.body, newScope(sc))
 		return flowNormal, err
+	case *blockStmt:
+		_, err := r.execBody(x.body, newScope(r.root))
+		return flowNormal, err
+	case *loaderStmt:
+		return flowNormal, &Error{Kind: RuntimeError, Line: x.line, Msg: "no loader for this environment specified"}
 	case *breakStmt:
 		return flowBreak, nil
 	case *continueStmt:

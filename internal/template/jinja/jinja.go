@@ -150,6 +150,7 @@ func (t *Template) Execute(vars map[string]Value, cfg Config) (string, error) {
 	for k, v := range vars {
 		root.vars[k] = v
 	}
+	r.root = root
 	var out outBuf
 	r.out = &out
 	if _, err := r.execBody(t.body, root); err != nil {

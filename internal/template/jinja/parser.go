@@ -199,7 +199,7 @@ func (p *parser) parseBody(tag string, end []string) ([]stmt, string, error) {
 	switch tag {
 	case "for":
 		p.loops++
-	case "macro", "call", "for-else", "generation":
+	case "macro", "call", "for-else", "generation", "block":
 		p.loops = 0
 	}
 	defer func() {
@@ -253,6 +253,10 @@ func (p *parser) parseStatement() (stmt, error) {
 			return &breakStmt{line: t.line}, nil
 		}
 		return &continueStmt{line: t.line}, nil
+	case "block":
+		return p.parseBlock()
+	case "extends", "include", "import", "from":
+		return p.parseLoaderStmt()
 	case "generation":
 		p.next()
 		if err := p.endBlock(); err != nil {
@@ -274,6 +278,48 @@ func (p *parser) parseStatement() (stmt, error) {
 		return nil, p.errorf(t.line, "%s", msg)
 	}
 	return nil, p.errorf(t.line, "Encountered unknown tag '%s'.", t.val)
+}
+
+// parseBlock reads {% block name [scoped] [required] %}...{% endblock [name] %}.
+func (p *parser) parseBlock() (stmt, error) {
+	p.next()
+	nt, err := p.expectKind(tName)
+	if err != nil {
+		return nil, err
+	}
+	p.skipName("scoped")
+	p.skipName("required")
+	if err := p.endBlock(); err != nil {
+		return nil, err
+	}
+	body, _, err := p.parseBody("block", []string{"endblock"})
+	if err != nil {
+		return nil, err
+	}
+	if t := p.cur(); t.kind == tName {
+		if t.val != nt.val {
+			return nil, p.errorf(t.line, "'%s' expected, got '%s'", nt.val, t.val)
+		}
+		p.next()
+	}
+	return &blockStmt{name: nt.val, body: body}, p.endBlock()
+}
+
+// parseLoaderStmt reads the statements that need a template loader. Their
+// arguments are parsed loosely: up to the end of the tag.
+func (p *parser) parseLoaderStmt() (stmt, error) {
+	line := p.next().line
+	if _, err := p.parseExpression(true); err != nil {
+		return nil, err
+	}
+	for p.cur().kind != tBlockEnd {
+		switch p.cur().kind {
+		case tEOF, tVarEnd, tBlockBegin, tVarBegin, tData:
+			return nil, p.unexpected("end of statement block")
+		}
+		p.next()
+	}
+	return &loaderStmt{line: line}, p.endBlock()
 }
 
 func (p *parser) parseIf() (stmt, error) {

@@ -18,6 +18,7 @@ type semanticsFile struct {
 		Error    *struct {
 			Kind    string `json:"kind"`
 			Message string `json:"message"`
+			Line    int    `json:"line"`
 		} `json:"error"`
 	} `json:"cases"`
 }
@@ -81,6 +82,10 @@ func TestSemantics(t *testing.T) {
 				t.Fatalf("template %q: want %s error %q, got %v", c.Template, c.Error.Kind, c.Error.Message, err)
 			}
 			switch je.Kind {
+			case SyntaxError:
+				if c.Error.Line != 0 && je.Line != c.Error.Line {
+					t.Fatalf("template %q: error at line %d, want line %d (%v)", c.Template, je.Line, c.Error.Line, err)
+				}
 			case Raised, UndefinedError, SecurityError:
 				if je.Msg != c.Error.Message {
 					t.Fatalf("template %q: message %q, want %q", c.Template, je.Msg, c.Error.Message)

@@ -235,6 +235,44 @@ CASES = [
     ("err-tojson-undefined", "{{ missing|tojson }}"),
     ("err-tojson-generator", "{{ lst|map('string')|tojson }}"),
     ("err-range-too-big", "{{ range(100001)|length }}"),
+    # more lexer corners
+    ("lex-start-minus", "   {%- if true %}x{% endif %}"),
+    ("lex-var-not-lstripped", "a\n    {{ 'b' }}\n    {% if true %}c{% endif %}"),
+    ("lex-minus-then-newline", "{% if true -%}\n\n  x{% endif %}"),
+    ("lex-comment-lstrip", "a\n   {# c #}\n   b"),
+    ("lex-comment-minus", "a\n   {#- c -#}\n   b"),
+    ("lex-raw-minus", "x {% raw -%}  {{ y }}  {%- endraw %} z"),
+    ("lex-multiline-tag", "{%\n  if true\n%}yes{%\nendif\n%}"),
+    ("lex-string-with-delims", "{% set x = '%}' %}{{ x }}{{ '}}' }}{{ \"{%\" }}"),
+    ("lex-dict-braces", "{{ {'a': {'b': 1}} }}{{ {'a': {'b': 1}}['a'] }}"),
+    ("lex-tab-after-text", "a\t{% if true %}b{% endif %}"),
+    ("lex-plus-lstrip", "a\n  {%+ if true %}b{% endif %}"),
+    ("lex-blank-lines-between-blocks", "{% set a = 1 %}\n\n{% set b = 2 %}\n{{ a }}{{ b }}"),
+    ("lex-unicode-space", "a\n\u00a0{% if true %}b{% endif %}"),
+    ("lex-endraw-trim", "{% raw %}r{% endraw %}\nafter"),
+    ("lex-nested-quotes", "{{ \"it's\" ~ 'say \"x\"' }}"),
+    ("lex-minus-number", "{{ 5-3 }}|{{ 5 -3 }}|{{- 4 }}"),
+    ("lex-dot-int", "{{ lst.1 }}{{ messages.0.role }}"),
+    ("lex-keywords-as-names", "{% set item = 1 %}{{ item }}{% for if_ in [1] %}{{ if_ }}{% endfor %}"),
+    # syntax errors (with line numbers)
+    ("syntax-unclosed-if", "a\n{% if true %}\nb"),
+    ("syntax-unclosed-for", "{% for x in y %}\n{% if x %}\n{% endfor %}"),
+    ("syntax-stray-end", "x\n\n{% endif %}"),
+    ("syntax-unknown-tag", "{% frobnicate %}"),
+    ("syntax-bad-expr", "{{ 1 + }}"),
+    ("syntax-unclosed-var", "{{ x "),
+    ("syntax-unclosed-string", "{{ 'abc }}"),
+    ("syntax-unclosed-comment", "a {# b"),
+    ("syntax-bad-paren", "{{ (1, 2]) }}"),
+    ("syntax-break-outside", "{% break %}"),
+    ("syntax-assign-loop", "{% for loop in x %}{% endfor %}"),
+    ("syntax-multiline-error", "{% if true %}\n\n\n{{ x | }}\n{% endif %}"),
+    ("syntax-chained-is", "{{ x is defined is defined }}"),
+    ("syntax-elif-after-else", "{% if a %}{% else %}{% elif b %}{% endif %}"),
+    ("syntax-extends", "{% extends 'base' %}"),
+    ("include-not-run", "{% if false %}{% include 'x.jinja' ignore missing with context %}{% import 'm' as m %}{% from 'f' import a, b as c %}{% endif %}ok"),
+    ("include-runs", "{% include 'x.jinja' %}"),
+    ("block-inline", "{% set v = 1 %}a{% block body %}[{{ v }}]{% endblock %}b{% block tail scoped %}{% endblock tail %}"),
 ]
 
 
@@ -261,7 +299,10 @@ def main():
         try:
             case["expected"] = env.from_string(src).render(**VARS)
         except jinja2.exceptions.TemplateSyntaxError as e:
-            case["error"] = {"kind": "syntax", "message": e.message}
+            case["error"] = {"kind": "syntax", "message": e.message, "line": e.lineno}
+        except SyntaxError as e:
+            # jinja2 compiles to Python; a misplaced break surfaces here.
+            case["error"] = {"kind": "syntax", "message": f"SyntaxError: {e.msg}"}
         except jinja2.exceptions.SecurityError as e:
             case["error"] = {"kind": "security", "message": str(e)}
         except jinja2.exceptions.UndefinedError as e:
