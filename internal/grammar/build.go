@@ -1,0 +1,178 @@
+package grammar
+
+import (
+	"fmt"
+	"strings"
+)
+
+// builder assembles a Grammar's nodes, sharing identical lexical nodes so
+// that their mask-cache entries are shared too.
+type builder struct {
+	g     *Grammar
+	lexes map[string]int32
+	any   int32 // the any-value node, -1 until needed
+}
+
+func newBuilder() *builder {
+	return &builder{g: &Grammar{}, lexes: map[string]int32{}, any: -1}
+}
+
+// lex returns the node of the lexical automaton named key, building it
+// with mk the first time.
+func (b *builder) lex(key string, mk func() (*dfa, error)) (int32, error) {
+	if id, ok := b.lexes[key]; ok {
+		return id, nil
+	}
+	d, err := mk()
+	if err != nil {
+		return -1, err
+	}
+	id := b.g.add(node{kind: kLex, lex: d})
+	b.lexes[key] = id
+	return id, nil
+}
+
+func (b *builder) mustLex(key string, mk func() (*dfa, error)) int32 {
+	id, err := b.lex(key, mk)
+	if err != nil {
+		panic("grammar: building " + key + ": " + err.Error())
+	}
+	return id
+}
+
+func (b *builder) plainString() int32 {
+	return b.mustLex("string", func() (*dfa, error) { return stringDFA(plainContent(), 0, -1) })
+}
+
+func (b *builder) plainNumber(integer bool) int32 {
+	if integer {
+		return b.mustLex("integer", func() (*dfa, error) { return patternDFA(rxInteger) })
+	}
+	return b.mustLex("number", func() (*dfa, error) { return patternDFA(rxNumber) })
+}
+
+// patternDFA compiles an anchored pattern as a whole token (no quotes).
+func patternDFA(pat string) (*dfa, error) {
+	t, err := regexTable(pat)
+	if err != nil {
+		return nil, err
+	}
+	return t.compile()
+}
+
+// literal returns the node matching exactly one of the given JSON texts.
+func (b *builder) literal(texts []string) (int32, error) {
+	if len(texts) == 0 {
+		return -1, fmt.Errorf("no value is allowed")
+	}
+	key := "lit\x00" + strings.Join(texts, "\x00")
+	return b.lex(key, func() (*dfa, error) {
+		lits := make([][]byte, len(texts))
+		for i, s := range texts {
+			lits[i] = []byte(s)
+		}
+		return literals(lits).compile()
+	})
+}
+
+func (b *builder) alt(alts []int32) int32 {
+	if len(alts) == 1 {
+		return alts[0]
+	}
+	return b.g.add(node{kind: kAlt, alts: alts})
+}
+
+// object adds an object node (and its key node).
+func (b *builder) object(o *objInfo) int32 {
+	o.finish()
+	id := b.g.add(node{kind: kObj, obj: o})
+	o.key = b.g.add(node{kind: kKey, child: id})
+	return id
+}
+
+func (b *builder) array(a *arrInfo) int32 {
+	a.cap = a.min
+	if int64(len(a.prefix)) > a.cap {
+		a.cap = int64(len(a.prefix))
+	}
+	if a.max >= 0 {
+		a.cap = a.max
+	}
+	return b.g.add(node{kind: kArr, arr: a})
+}
+
+// anyValue is the node of every JSON value.
+func (b *builder) anyValue() int32 {
+	if b.any >= 0 {
+		return b.any
+	}
+	b.any = b.g.add(node{kind: kAlt})
+	lit, _ := b.literal([]string{"true", "false", "null"})
+	alts := []int32{b.anyObject(), b.anyArray(), b.plainString(), b.plainNumber(false), lit}
+	b.g.nodes[b.any].alts = alts
+	return b.any
+}
+
+func (b *builder) anyObject() int32 {
+	return b.object(&objInfo{addl: b.anyValue()})
+}
+
+func (b *builder) anyArray() int32 {
+	return b.array(&arrInfo{items: b.anyValue(), max: -1})
+}
+
+// finish adds the root and resolves choices into their concrete
+// alternatives, refusing choices that lead back to themselves without
+// consuming input (a $ref loop such as {"$ref": "#"} at the top).
+func (b *builder) finish(value int32) (*Grammar, error) {
+	g := b.g
+	g.root = g.add(node{kind: kRoot, child: value})
+	g.concrete = make([][]int32, len(g.nodes))
+	const (
+		unseen = iota
+		active
+		done
+	)
+	mark := make([]uint8, len(g.nodes))
+	var resolve func(n int32) error
+	resolve = func(n int32) error {
+		switch mark[n] {
+		case done:
+			return nil
+		case active:
+			return fmt.Errorf("the schema refers to itself without nesting inside an object or array")
+		}
+		nd := &g.nodes[n]
+		if nd.kind != kAlt {
+			g.concrete[n] = []int32{n}
+			mark[n] = done
+			return nil
+		}
+		mark[n] = active
+		seen := map[int32]bool{}
+		var out []int32
+		for _, a := range nd.alts {
+			if err := resolve(a); err != nil {
+				return err
+			}
+			for _, c := range g.concrete[a] {
+				if !seen[c] {
+					seen[c] = true
+					out = append(out, c)
+				}
+			}
+		}
+		if len(out) == 0 {
+			return fmt.Errorf("an anyOf has no alternatives")
+		}
+		g.concrete[n] = out
+		mark[n] = done
+		return nil
+	}
+	for n := range g.nodes {
+		if err := resolve(int32(n)); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
