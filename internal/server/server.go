@@ -1,0 +1,279 @@
+// Package server is Golem's HTTP server: Ollama's API under /api, the
+// OpenAI API under /v1, and what Ollama does not offer: API keys,
+// Prometheus metrics (also under vLLM's names), health and readiness
+// probes, model preloading, a CORS allow-list, structured request logs and
+// graceful shutdown. Models come from the store and are run by the
+// scheduler, whose runners batch concurrent requests together.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golem-llm/golem/api"
+	"github.com/golem-llm/golem/internal/registry"
+	"github.com/golem-llm/golem/internal/sched"
+	"github.com/golem-llm/golem/internal/store"
+)
+
+// Server serves the APIs over one model store and scheduler.
+type Server struct {
+	cfg     Config
+	store   *store.Store
+	reg     *registry.Client
+	sched   *sched.Scheduler
+	metrics *metrics
+	log     *slog.Logger
+	handler http.Handler
+
+	keyHashes    [][32]byte
+	origins      []string
+	loopbackOnly bool
+
+	preloaded atomic.Bool
+	preloadMu sync.Mutex
+	preloadErr error
+	draining  atomic.Bool
+
+	// hardStop is cancelled when the shutdown grace period ends: streams
+	// still running then are ended with a final error line.
+	hardStop   context.Context
+	cancelHard context.CancelFunc
+
+	pullMu sync.Mutex // one pull or push of a name at a time is enough
+}
+
+// New opens the store and prepares the scheduler. It loads nothing;
+// Serve starts the preloads.
+func New(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if cfg.Version == "" {
+		cfg.Version = "0.0.0"
+	}
+	root := cfg.ModelsDir
+	if root == "" {
+		var err error
+		if root, err = store.DefaultRoot(); err != nil {
+			return nil, err
+		}
+	}
+	st, err := store.New(root)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
+	s.reg = registry.New(st, cfg.Registry)
+	s.reg.Logf = func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) }
+	s.sched = sched.New(sched.Config{
+		NumParallel: cfg.NumParallel, MaxLoaded: cfg.MaxLoaded, MemoryBudget: cfg.MemoryBudget,
+		DefaultKeepAlive: cfg.KeepAlive, MaxQueue: cfg.MaxQueue, Threads: cfg.Threads, Batch: cfg.Batch,
+		Resolve: s.resolvePath,
+	})
+	s.metrics = newMetrics(s.sched)
+	for _, k := range cfg.APIKeys {
+		s.keyHashes = append(s.keyHashes, sha256.Sum256([]byte(k)))
+	}
+	s.origins = append(append([]string{}, cfg.Origins...), defaultOrigins...)
+	if host, _, err := net.SplitHostPort(cfg.Addr); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() || host == "localhost" {
+			s.loopbackOnly = true
+		}
+	}
+	s.hardStop, s.cancelHard = context.WithCancel(context.Background())
+	s.preloaded.Store(len(cfg.Preload) == 0)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Store is the model store the server uses.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Scheduler is the server's scheduler.
+func (s *Server) Scheduler() *sched.Scheduler { return s.sched }
+
+// Handler is the server's HTTP handler with all middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// resolvePath maps a stored model name to its GGUF file, for the scheduler.
+func (s *Server) resolvePath(name string) (string, error) {
+	m, err := s.store.Get(name)
+	if err != nil {
+		return "", err
+	}
+	r, err := s.store.Resolve(m.Name.String())
+	if err != nil {
+		return "", err
+	}
+	return r.ModelPath, nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	root := func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("%s %s: no such endpoint", r.Method, r.URL.Path)})
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "Ollama is running")
+	}
+	mux.HandleFunc("GET /", root) // GET patterns answer HEAD too
+	version := func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, api.VersionResponse{Version: s.cfg.Version})
+	}
+	mux.HandleFunc("GET /api/version", version)
+
+	mux.HandleFunc("POST /api/generate", s.handleGenerate)
+	mux.HandleFunc("POST /api/chat", s.handleChat)
+	mux.HandleFunc("POST /api/embed", s.handleEmbed)
+	mux.HandleFunc("POST /api/embeddings", s.handleEmbeddings)
+	mux.HandleFunc("GET /api/tags", s.handleTags)
+	mux.HandleFunc("POST /api/show", s.handleShow)
+	mux.HandleFunc("GET /api/ps", s.handlePs)
+	mux.HandleFunc("POST /api/pull", s.handlePull)
+	mux.HandleFunc("POST /api/push", s.handlePush)
+	mux.HandleFunc("POST /api/create", s.handleCreate)
+	mux.HandleFunc("POST /api/copy", s.handleCopy)
+	mux.HandleFunc("DELETE /api/delete", s.handleDelete)
+	mux.HandleFunc("HEAD /api/blobs/{digest}", s.handleHeadBlob)
+	mux.HandleFunc("POST /api/blobs/{digest}", s.handlePostBlob)
+
+	mux.HandleFunc("POST /v1/chat/completions", s.handleOpenAIChat)
+	mux.HandleFunc("POST /v1/completions", s.handleOpenAICompletion)
+	mux.HandleFunc("POST /v1/embeddings", s.handleOpenAIEmbeddings)
+	mux.HandleFunc("GET /v1/models", s.handleOpenAIModels)
+	mux.HandleFunc("GET /v1/models/{model...}", s.handleOpenAIModel)
+
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.handleReady)
+
+	var h http.Handler = mux
+	h = s.checkAPIKey(h)
+	h = s.cors(h)
+	h = s.allowedHosts(h)
+	h = s.logRequests(h)
+	return h
+}
+
+// handleReady answers 200 once the preloaded models are in memory and the
+// server is not shutting down, 503 otherwise.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case s.draining.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+	case !s.preloaded.Load():
+		s.preloadMu.Lock()
+		err := s.preloadErr
+		s.preloadMu.Unlock()
+		msg := map[string]any{"status": "loading", "models": s.cfg.Preload}
+		if err != nil {
+			msg["status"] = "preload failed"
+			msg["error"] = err.Error()
+		}
+		writeJSON(w, http.StatusServiceUnavailable, msg)
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+// Preload loads the GOLEM_PRELOAD models and keeps them loaded. It is
+// called by Serve in the background; readiness follows its success.
+func (s *Server) Preload(ctx context.Context) error {
+	if len(s.cfg.Preload) == 0 {
+		s.preloaded.Store(true)
+		return nil
+	}
+	for _, name := range s.cfg.Preload {
+		if _, err := s.store.Get(name); err != nil {
+			err = fmt.Errorf("preloading %s: %w", name, err)
+			s.setPreloadErr(err)
+			return err
+		}
+	}
+	start := time.Now()
+	if err := s.sched.Preload(ctx, s.cfg.Preload); err != nil {
+		s.setPreloadErr(err)
+		return err
+	}
+	s.log.Info("preloaded models", "models", s.cfg.Preload, "duration", time.Since(start))
+	s.preloaded.Store(true)
+	return nil
+}
+
+func (s *Server) setPreloadErr(err error) {
+	s.preloadMu.Lock()
+	s.preloadErr = err
+	s.preloadMu.Unlock()
+	s.log.Error("preload failed", "error", err)
+}
+
+// Serve answers requests on ln until ctx ends, then shuts down
+// gracefully: readiness turns 503, new connections are refused, running
+// requests (streams included) get ShutdownTimeout to finish, and those
+// still running after it end with a final {"error": "server is shutting
+// down"} line. Models are unloaded last.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	preloadCtx, stopPreload := context.WithCancel(ctx)
+	defer stopPreload()
+	go s.Preload(preloadCtx)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String(), "version", s.cfg.Version, "models", s.store.Root,
+		"api_keys", len(s.keyHashes) > 0, "preload", s.cfg.Preload)
+	select {
+	case err := <-errc:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownTimeout)
+	s.draining.Store(true)
+	stopPreload()
+	grace, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	err := hs.Shutdown(grace)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
+		// End the streams still running, give them a moment to write
+		// their last line, then close what is left.
+		s.cancelHard()
+		late, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = hs.Shutdown(late)
+		cancel()
+		if err != nil {
+			hs.Close()
+		}
+	}
+	s.Close()
+	s.log.Info("stopped")
+	return nil
+}
+
+// Close unloads every model. Requests still running fail.
+func (s *Server) Close() {
+	s.cancelHard()
+	s.sched.Close()
+}
