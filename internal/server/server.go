@@ -40,10 +40,10 @@ type Server struct {
 	origins      []string
 	loopbackOnly bool
 
-	preloaded atomic.Bool
-	preloadMu sync.Mutex
+	preloaded  atomic.Bool
+	preloadMu  sync.Mutex
 	preloadErr error
-	draining  atomic.Bool
+	draining   atomic.Bool
 
 	// hardStop is cancelled when the shutdown grace period ends: streams
 	// still running then are ended with a final error line.
