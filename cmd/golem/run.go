@@ -100,7 +100,7 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer l.Close()
 	ctxSize := *numCtx
 	if ctxSize <= 0 {
-		ctxSize = min(defaultNumCtx, l.Model.NCtxTrain)
+		ctxSize = min(defaultNumCtx, l.ContextLength())
 	}
 	r, err := runner.NewRunner(l, runner.Config{NumParallel: 1, NumCtx: ctxSize})
 	if err != nil {
