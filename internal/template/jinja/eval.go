@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // flow tells a statement list's caller how it ended.
@@ -48,7 +49,7 @@ type renderer struct {
 	depth int
 	total int    // bytes written to any buffer
 	root  *scope // the template's top-level scope, which blocks see
-	line  int // line of the statement being executed
+	line  int    // line of the statement being executed
 }
 
 // Macro is a template macro (or the body of a call block, named caller).
@@ -72,15 +73,43 @@ type Func struct {
 	fn     func(r *renderer, args []Value, kw []namedArg) (Value, error)
 }
 
-func (r *renderer) step() error {
-	r.steps++
+func (r *renderer) step() error { return r.charge(1) }
+
+// charge spends n steps of the budget; work proportional to the size of
+// values (iterating, copying large strings) is charged too, so every
+// rendering is bounded in time.
+func (r *renderer) charge(n int) error {
+	r.steps += n
 	if r.steps > r.cfg.MaxSteps {
 		return &Error{Kind: LimitError, Line: r.line, Msg: fmt.Sprintf("template exceeded its budget of %d steps", r.cfg.MaxSteps)}
+	}
+	if r.steps&0xfff < n || n > 0xfff {
+		if !r.cfg.Deadline.IsZero() && time.Now().After(r.cfg.Deadline) {
+			return &Error{Kind: LimitError, Line: r.line, Msg: "template rendering passed its deadline"}
+		}
 	}
 	return nil
 }
 
+// iterate is iterate() with the work charged to the step budget before
+// a large string is split into characters.
+func (r *renderer) iterate(v Value) ([]Value, error) {
+	if s, ok := isStr(v); ok {
+		if err := r.charge(len(s)); err != nil {
+			return nil, err
+		}
+	}
+	items, err := iterate(v)
+	if err != nil {
+		return nil, err
+	}
+	return items, r.charge(len(items) / 8)
+}
+
 func (r *renderer) write(s string) error {
+	if err := r.charge(len(s) / 256); err != nil {
+		return err
+	}
 	r.total += len(s)
 	if r.total > r.cfg.MaxOutput {
 		return &Error{Kind: LimitError, Line: r.line, Msg: fmt.Sprintf("template output exceeded %d bytes", r.cfg.MaxOutput)}
@@ -106,7 +135,7 @@ func (r *renderer) checkSize(v Value) error {
 	if n > r.cfg.MaxOutput {
 		return &Error{Kind: LimitError, Line: r.line, Msg: fmt.Sprintf("value exceeded %d bytes", r.cfg.MaxOutput)}
 	}
-	return nil
+	return r.charge(n / 256)
 }
 
 // capture runs fn with a fresh output buffer and returns what it wrote.
@@ -292,7 +321,7 @@ func (r *renderer) execFor(f *forStmt, sc *scope) error {
 
 // loopItems materializes the iterable and applies the loop's if filter.
 func (r *renderer) loopItems(f *forStmt, iv Value, sc *scope) ([]Value, error) {
-	items, err := iterate(iv)
+	items, err := r.iterate(iv)
 	if err != nil {
 		return nil, err
 	}
@@ -676,7 +705,7 @@ func (r *renderer) evalCall(c *callExpr, sc *scope, caller *Macro) (Value, error
 	if err != nil {
 		return nil, r.withLine(err, c.line)
 	}
-	return v, nil
+	return v, r.checkSize(v)
 }
 
 // call invokes a callable value.

@@ -171,7 +171,7 @@ func filterBatch(r *renderer, in Value, args []Value, kw []namedArg) (Value, err
 	if n <= 0 {
 		return nil, runtimeErr("batch size must be positive")
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +202,9 @@ func filterCenter(r *renderer, in Value, args []Value, kw []namedArg) (Value, er
 	}
 	w, err := toInt("center", p[0])
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAlloc(w); err != nil {
 		return nil, err
 	}
 	s := softStr(in)
@@ -312,7 +315,7 @@ func filterForceEscape(r *renderer, in Value, args []Value, kw []namedArg) (Valu
 }
 
 func filterFirst(r *renderer, in Value, args []Value, kw []namedArg) (Value, error) {
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +329,7 @@ func filterLast(r *renderer, in Value, args []Value, kw []namedArg) (Value, erro
 	if it, ok := in.(*Iter); ok && it.oneShot {
 		return nil, runtimeErr("'%s' object is not reversible", it.kind)
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -513,7 +516,7 @@ func filterGroupby(r *renderer, in Value, args []Value, kw []namedArg) (Value, e
 		}
 		return k, nil
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -556,6 +559,9 @@ func filterIndent(r *renderer, in Value, args []Value, kw []namedArg) (Value, er
 		if err != nil {
 			return nil, err
 		}
+		if err := checkAlloc(w); err != nil {
+			return nil, err
+		}
 		if w > 0 {
 			indention = strings.Repeat(" ", int(w))
 		}
@@ -570,6 +576,9 @@ func filterIndent(r *renderer, in Value, args []Value, kw []namedArg) (Value, er
 	_, markup := in.(Markup)
 	s += "\n"
 	lines := pySplitLines(s, false)
+	if err := checkAlloc(int64(len(s)) + int64(len(lines))*int64(len(indention))); err != nil {
+		return nil, err
+	}
 	var out string
 	if truthy(p[2]) {
 		out = strings.Join(lines, "\n"+indention)
@@ -613,7 +622,7 @@ func filterJoin(r *renderer, in Value, args []Value, kw []namedArg) (Value, erro
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -627,11 +636,17 @@ func filterJoin(r *renderer, in Value, args []Value, kw []namedArg) (Value, erro
 		}
 		items = mapped
 	}
+	sep := toStr(p[0])
 	parts := make([]string, len(items))
+	size := int64(len(sep)) * int64(len(items))
 	for i, it := range items {
 		parts[i] = toStr(it)
+		size += int64(len(parts[i]))
 	}
-	return strings.Join(parts, toStr(p[0])), nil
+	if err := checkAlloc(size); err != nil {
+		return nil, err
+	}
+	return strings.Join(parts, sep), nil
 }
 
 func filterLength(r *renderer, in Value, args []Value, kw []namedArg) (Value, error) {
@@ -643,7 +658,7 @@ func filterLength(r *renderer, in Value, args []Value, kw []namedArg) (Value, er
 }
 
 func filterList(r *renderer, in Value, args []Value, kw []namedArg) (Value, error) {
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -684,7 +699,7 @@ func filterMap(r *renderer, in Value, args []Value, kw []namedArg) (Value, error
 		fargs := args[1:]
 		fn = func(v Value) (Value, error) { return r.callFilter(name, v, fargs, kw) }
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -710,7 +725,7 @@ func filterMinMax(isMax bool) filterFunc {
 		if err != nil {
 			return nil, err
 		}
-		items, err := iterate(in)
+		items, err := r.iterate(in)
 		if err != nil {
 			return nil, err
 		}
@@ -776,7 +791,7 @@ func selectFilter(keep, byAttr bool) filterFunc {
 			targs := args[off+1:]
 			test = func(v Value) (bool, error) { return r.runTest(name, v, targs, kw) }
 		}
-		items, err := iterate(in)
+		items, err := r.iterate(in)
 		if err != nil {
 			return nil, err
 		}
@@ -812,7 +827,7 @@ func filterReplace(r *renderer, in Value, args []Value, kw []namedArg) (Value, e
 			return nil, err
 		}
 	}
-	return pyReplace(toStr(in), toStr(p[0]), toStr(p[1]), int(count)), nil
+	return pyReplace(toStr(in), toStr(p[0]), toStr(p[1]), int(count))
 }
 
 func filterReverse(r *renderer, in Value, args []Value, kw []namedArg) (Value, error) {
@@ -830,7 +845,7 @@ func filterReverse(r *renderer, in Value, args []Value, kw []namedArg) (Value, e
 		}
 		return Markup(string(rs)), nil
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, runtimeErr("argument must be iterable")
 	}
@@ -906,7 +921,7 @@ func filterSlice(r *renderer, in Value, args []Value, kw []namedArg) (Value, err
 	if n <= 0 {
 		return nil, runtimeErr("slice count must be positive")
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -934,7 +949,7 @@ func filterSort(r *renderer, in Value, args []Value, kw []namedArg) (Value, erro
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -999,7 +1014,7 @@ func filterSum(r *renderer, in Value, args []Value, kw []namedArg) (Value, error
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -1037,6 +1052,9 @@ func filterToJSON(r *renderer, in Value, args []Value, kw []namedArg) (Value, er
 		} else {
 			n, err := toInt("tojson", p[1])
 			if err != nil {
+				return nil, err
+			}
+			if err := checkAlloc(n); err != nil {
 				return nil, err
 			}
 			if n > 0 {
@@ -1112,7 +1130,7 @@ func filterUnique(r *renderer, in Value, args []Value, kw []namedArg) (Value, er
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := r.iterate(in)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,12 @@ func Parse(src string) (*Template, error) {
 
 // ParseWithOptions parses a template with the given environment settings.
 // Syntax errors name the line.
-func ParseWithOptions(src string, opts Options) (*Template, error) {
+func ParseWithOptions(src string, opts Options) (t *Template, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			t, err = nil, &Error{Kind: SyntaxError, Msg: fmt.Sprintf("internal error: %v", p)}
+		}
+	}()
 	src = normalizeSource(src, opts.KeepTrailingNewline)
 	toks, err := lex(src, opts)
 	if err != nil {
@@ -115,6 +120,8 @@ type Config struct {
 	// macros and set blocks) and the size of any single string value;
 	// 0 means DefaultMaxOutput.
 	MaxOutput int
+	// Deadline, when set, stops rendering that runs past it.
+	Deadline time.Time
 }
 
 // Default rendering budgets. Real chat templates need a few thousand steps
@@ -122,7 +129,7 @@ type Config struct {
 const (
 	DefaultMaxSteps  = 5_000_000
 	DefaultMaxDepth  = 200
-	DefaultMaxOutput = 32 << 20
+	DefaultMaxOutput = 16 << 20
 )
 
 // Render renders the template with the given variables and a default
@@ -132,7 +139,14 @@ func (t *Template) Render(vars map[string]Value) (string, error) {
 }
 
 // Execute renders the template with the given variables and budgets.
-func (t *Template) Execute(vars map[string]Value, cfg Config) (string, error) {
+func (t *Template) Execute(vars map[string]Value, cfg Config) (out string, err error) {
+	defer func() {
+		// Defense in depth: a bug in the interpreter must not take down
+		// the server. The fuzz test checks this never happens.
+		if p := recover(); p != nil {
+			out, err = "", &Error{Kind: RuntimeError, Msg: fmt.Sprintf("internal error: %v", p)}
+		}
+	}()
 	if cfg.Now.IsZero() {
 		cfg.Now = time.Now()
 	}
@@ -151,10 +165,10 @@ func (t *Template) Execute(vars map[string]Value, cfg Config) (string, error) {
 		root.vars[k] = v
 	}
 	r.root = root
-	var out outBuf
-	r.out = &out
+	var buf outBuf
+	r.out = &buf
 	if _, err := r.execBody(t.body, root); err != nil {
 		return "", err
 	}
-	return out.String(), nil
+	return buf.String(), nil
 }

@@ -280,7 +280,11 @@ func strMethod(s string, markup bool, name string) Value {
 			if err != nil {
 				return nil, err
 			}
-			return strResult(pyReplace(s, old, nw, int(n)), markup), nil
+			out, err := pyReplace(s, old, nw, int(n))
+			if err != nil {
+				return nil, err
+			}
+			return strResult(out, markup), nil
 		})
 	case "upper":
 		return noArgs(name, func() Value { return strResult(pyUpper(s), markup) })
@@ -313,8 +317,10 @@ func strMethod(s string, markup bool, name string) Value {
 				return nil, runtimeErr("can only join an iterable")
 			}
 			parts := make([]string, len(items))
+			size := int64(len(s)) * int64(len(items))
 			for i, it := range items {
 				str, ok := isStr(it)
+				size += int64(len(str))
 				if !ok {
 					return nil, runtimeErr("sequence item %d: expected str instance, %s found", i, typeName(it))
 				}
@@ -324,6 +330,9 @@ func strMethod(s string, markup bool, name string) Value {
 					}
 				}
 				parts[i] = str
+			}
+			if err := checkAlloc(size); err != nil {
+				return nil, err
 			}
 			return strResult(strings.Join(parts, s), markup), nil
 		})
@@ -377,6 +386,9 @@ func strMethod(s string, markup bool, name string) Value {
 			if err != nil {
 				return nil, err
 			}
+			if err := checkAlloc(w); err != nil {
+				return nil, err
+			}
 			fill := " "
 			if len(args) == 2 {
 				f, ok := isStr(args[1])
@@ -394,6 +406,9 @@ func strMethod(s string, markup bool, name string) Value {
 			}
 			w, err := toInt(name, args[0])
 			if err != nil {
+				return nil, err
+			}
+			if err := checkAlloc(w); err != nil {
 				return nil, err
 			}
 			n := utf8.RuneCountInString(s)
@@ -585,7 +600,17 @@ func pySplitLines(s string, keepEnds bool) []string {
 }
 
 // pyReplace is str.replace with Python's handling of an empty old string.
-func pyReplace(s, old, nw string, count int) string {
+func pyReplace(s, old, nw string, count int) (string, error) {
+	n := int64(utf8.RuneCountInString(s) + 1)
+	if old != "" {
+		n = int64(strings.Count(s, old))
+	}
+	if count >= 0 && int64(count) < n {
+		n = int64(count)
+	}
+	if err := checkAlloc(int64(len(s)) + n*int64(len(nw))); err != nil {
+		return "", err
+	}
 	if old == "" {
 		runes := []rune(s)
 		var b strings.Builder
@@ -599,9 +624,9 @@ func pyReplace(s, old, nw string, count int) string {
 				b.WriteRune(runes[i])
 			}
 		}
-		return b.String()
+		return b.String(), nil
 	}
-	return strings.Replace(s, old, nw, count)
+	return strings.Replace(s, old, nw, count), nil
 }
 
 func pyUpper(s string) string {

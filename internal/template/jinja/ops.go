@@ -367,18 +367,18 @@ func repeat(seq Value, n int64, num Value) (Value, error) {
 	}
 	switch x := seq.(type) {
 	case string:
-		if int64(len(x))*n > maxRepeat {
-			return nil, runtimeErr("repeated string would be too large")
+		if n > 0 && int64(len(x)) > maxAlloc/n {
+			return nil, allocErr()
 		}
 		return strings.Repeat(x, int(n)), nil
 	case Markup:
-		if int64(len(x))*n > maxRepeat {
-			return nil, runtimeErr("repeated string would be too large")
+		if n > 0 && int64(len(x)) > maxAlloc/n {
+			return nil, allocErr()
 		}
 		return Markup(strings.Repeat(string(x), int(n))), nil
 	case []Value:
-		if int64(len(x))*n > maxRepeat {
-			return nil, runtimeErr("repeated list would be too large")
+		if n > 0 && int64(len(x)) > maxAlloc/n {
+			return nil, allocErr()
 		}
 		out := make([]Value, 0, len(x)*int(n))
 		for i := int64(0); i < n; i++ {
@@ -386,8 +386,8 @@ func repeat(seq Value, n int64, num Value) (Value, error) {
 		}
 		return out, nil
 	case Tuple:
-		if int64(len(x))*n > maxRepeat {
-			return nil, runtimeErr("repeated tuple would be too large")
+		if n > 0 && int64(len(x)) > maxAlloc/n {
+			return nil, allocErr()
 		}
 		out := make(Tuple, 0, len(x)*int(n))
 		for i := int64(0); i < n; i++ {
@@ -398,9 +398,22 @@ func repeat(seq Value, n int64, num Value) (Value, error) {
 	return nil, binaryTypeErr("*", seq, num)
 }
 
-// maxRepeat bounds "s" * n so a template cannot allocate without limit in
-// one step.
-const maxRepeat = 1 << 24
+// maxAlloc bounds the size of a single string or list an operation may
+// build (checked before allocating), so one step cannot exhaust memory; the
+// renderer's own budget (Config.MaxOutput) is usually smaller.
+const maxAlloc = 64 << 20
+
+func allocErr() error {
+	return &Error{Kind: LimitError, Msg: fmt.Sprintf("result would be larger than %d bytes", maxAlloc)}
+}
+
+// checkAlloc fails when n bytes (or items) would exceed maxAlloc.
+func checkAlloc(n int64) error {
+	if n > maxAlloc || n < 0 {
+		return allocErr()
+	}
+	return nil
+}
 
 func numArith(op string, ai int64, af float64, afl bool, bi int64, bf float64, bfl bool) (Value, error) {
 	isInt := !afl && !bfl

@@ -66,6 +66,9 @@ func percentFormat(format string, args Value, self Value) (string, error) {
 		}
 		if i > start {
 			width, _ = strconv.Atoi(format[start:i])
+			if err := checkAlloc(int64(width)); err != nil || i-start > 9 {
+				return "", allocErr()
+			}
 		}
 		prec := -1
 		if i < len(format) && format[i] == '.' {
@@ -75,6 +78,9 @@ func percentFormat(format string, args Value, self Value) (string, error) {
 				i++
 			}
 			prec, _ = strconv.Atoi(format[start:i])
+			if i-start > 6 {
+				return "", allocErr()
+			}
 		}
 		if i >= len(format) {
 			return "", runtimeErr("incomplete format")
@@ -435,6 +441,9 @@ func formatSpec(v Value, spec string) (string, error) {
 	width := -1
 	if i > 0 {
 		width, _ = strconv.Atoi(spec[:i])
+		if err := checkAlloc(int64(width)); err != nil || i > 9 {
+			return "", allocErr()
+		}
 	}
 	spec = spec[i:]
 	spec = strings.TrimPrefix(spec, ",")
@@ -445,6 +454,9 @@ func formatSpec(v Value, spec string) (string, error) {
 			j++
 		}
 		prec, _ = strconv.Atoi(spec[1:j])
+		if j > 7 {
+			return "", allocErr()
+		}
 		spec = spec[j:]
 	}
 	typ := byte(0)

@@ -503,11 +503,15 @@ func jsonTypeError(v Value) error {
 	return &Error{Kind: RuntimeError, Msg: fmt.Sprintf("Object of type %s is not JSON serializable", typeName(v))}
 }
 
-func writeJSONNewline(b *strings.Builder, o jsonOptions, level int) {
+func writeJSONNewline(b *strings.Builder, o jsonOptions, level int) error {
+	if err := checkAlloc(int64(b.Len()) + int64(level)*int64(len(*o.indent))); err != nil {
+		return err
+	}
 	b.WriteByte('\n')
 	for i := 0; i < level; i++ {
 		b.WriteString(*o.indent)
 	}
+	return nil
 }
 
 func writeJSON(b *strings.Builder, v Value, o jsonOptions, level int) error {
@@ -574,7 +578,9 @@ func writeJSON(b *strings.Builder, v Value, o jsonOptions, level int) error {
 				b.WriteString(o.itemSep)
 			}
 			if o.indent != nil {
-				writeJSONNewline(b, o, level+1)
+				if err := writeJSONNewline(b, o, level+1); err != nil {
+					return err
+				}
 			}
 			var ks string
 			switch k := x.keys[i].(type) {
@@ -605,7 +611,9 @@ func writeJSON(b *strings.Builder, v Value, o jsonOptions, level int) error {
 			}
 		}
 		if o.indent != nil {
-			writeJSONNewline(b, o, level)
+			if err := writeJSONNewline(b, o, level); err != nil {
+				return err
+			}
 		}
 		b.WriteByte('}')
 	default:
@@ -625,14 +633,18 @@ func writeJSONList(b *strings.Builder, items []Value, o jsonOptions, level int) 
 			b.WriteString(o.itemSep)
 		}
 		if o.indent != nil {
-			writeJSONNewline(b, o, level+1)
+			if err := writeJSONNewline(b, o, level+1); err != nil {
+				return err
+			}
 		}
 		if err := writeJSON(b, it, o, level+1); err != nil {
 			return err
 		}
 	}
 	if o.indent != nil {
-		writeJSONNewline(b, o, level)
+		if err := writeJSONNewline(b, o, level); err != nil {
+			return err
+		}
 	}
 	b.WriteByte(']')
 	return nil
