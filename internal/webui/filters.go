@@ -1,0 +1,78 @@
+package webui
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/golem-llm/golem/internal/auth"
+)
+
+// Filters runs Pipelines filters around a completion: Inlet on the request before it goes to the model,
+// Outlet on the finished conversation. Each returns the (possibly changed) body. The Pipelines protocol
+// client in internal/pipelines implements it; webui only decides when to call it and with which servers.
+type Filters interface {
+	Inlet(ctx context.Context, call FilterCall) (map[string]any, error)
+	Outlet(ctx context.Context, call FilterCall) (map[string]any, error)
+}
+
+// FilterCall is one inlet or outlet call.
+type FilterCall struct {
+	// Servers are the Pipelines servers among the enabled connections (their /models said
+	// "pipelines": true); their filter pipelines apply.
+	Servers []FilterServer
+	// Model is the model the completion is for (filters choose by it).
+	Model string
+	User  FilterUser
+	// Body is the OpenAI-style request: model, messages ([{role, content}]), stream, and for chats
+	// chat_id and options (the chat's parameters). At the outlet, messages end with the answer.
+	Body map[string]any
+}
+
+// FilterServer is a Pipelines server to call.
+type FilterServer struct {
+	ConnectionID string
+	URL          string
+	Key          string
+}
+
+// FilterUser is the user a completion runs for, as the Pipelines protocol passes it.
+type FilterUser struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+}
+
+// filter runs the inlet or outlet stage if filters and Pipelines servers exist; otherwise body passes as is.
+func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, model string, body map[string]any) (map[string]any, error) {
+	if h.filters == nil {
+		return body, nil
+	}
+	cs, err := h.connections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var servers []FilterServer
+	for _, c := range cs {
+		if c.Enabled && c.Pipelines && !c.Builtin {
+			servers = append(servers, FilterServer{ConnectionID: c.ID, URL: c.URL, Key: c.Key})
+		}
+	}
+	if len(servers) == 0 {
+		return body, nil
+	}
+	call := FilterCall{Servers: servers, Model: model, Body: body,
+		User: FilterUser{ID: p.ID, Email: p.Email, Name: p.Name, Role: string(p.Role)}}
+	stage, run := "inlet", h.filters.Inlet
+	if outlet {
+		stage, run = "outlet", h.filters.Outlet
+	}
+	out, err := run(ctx, call)
+	if err != nil {
+		return nil, errorf(502, "pipelines %s filter: %v", stage, err)
+	}
+	if out == nil {
+		return nil, fmt.Errorf("pipelines %s filter returned no body", stage)
+	}
+	return out, nil
+}
