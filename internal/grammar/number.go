@@ -102,9 +102,23 @@ func numParts(f frame) (phase, neg, nInt, nFrac int32) {
 	return f.st & 7, (f.st >> 3) & 1, (f.st >> 4) & 31, (f.st >> 9) & 31
 }
 
+// canEnd reports whether the digits so far are a complete number inside
+// the bounds.
 func (n *numInfo) canEnd(f frame) bool {
-	ph := f.st & 7
-	return ph == nInt || ph == nZero || ph == nFrac
+	ph, neg, _, nf := numParts(f)
+	var v int64
+	switch ph {
+	case nInt, nZero:
+		v = f.a * n.unit
+	case nFrac:
+		v = f.a*n.unit + f.b*pow10[n.fracMax-int(nf)]
+	default:
+		return false
+	}
+	if neg == 1 {
+		v = -v
+	}
+	return v >= n.lo && v <= n.hi
 }
 
 // step feeds one byte to a number frame.

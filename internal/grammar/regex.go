@@ -87,8 +87,8 @@ var (
 	digitSet    = cpset{{'0', '9'}}
 	wordSet     = makeSet(cpRange{'0', '9'}, cpRange{'A', 'Z'}, cpRange{'_', '_'}, cpRange{'a', 'z'})
 	spaceSet    = makeSet(cpRange{'\t', '\r'}, cpRange{' ', ' '}, cpRange{0xA0, 0xA0}, cpRange{0x1680, 0x1680},
-			cpRange{0x2000, 0x200A}, cpRange{0x2028, 0x2029}, cpRange{0x202F, 0x202F}, cpRange{0x205F, 0x205F},
-			cpRange{0x3000, 0x3000}, cpRange{0xFEFF, 0xFEFF})
+		cpRange{0x2000, 0x200A}, cpRange{0x2028, 0x2029}, cpRange{0x202F, 0x202F}, cpRange{0x205F, 0x205F},
+		cpRange{0x3000, 0x3000}, cpRange{0xFEFF, 0xFEFF})
 	lineEnds = makeSet(cpRange{'\n', '\n'}, cpRange{'\r', '\r'}, cpRange{0x2028, 0x2029})
 )
 
@@ -210,7 +210,7 @@ func (p *rxParser) errorf(format string, args ...any) error {
 }
 
 func (p *rxParser) more() bool { return p.pos < len(p.src) }
-func (p *rxParser) peek() rune  { return p.src[p.pos] }
+func (p *rxParser) peek() rune { return p.src[p.pos] }
 
 // parsePattern parses an ECMA-262 pattern into alternatives whose anchors
 // have been stripped, with flags telling which were anchored.

@@ -23,7 +23,7 @@ type Vocab struct {
 	// unranked are the ids never allowed by a mask bit: empty pieces and
 	// end-of-generation tokens.
 	unranked []int32
-	words  int     // uint64 words of a rank bit set
+	words    int // uint64 words of a rank bit set
 
 	// Trie nodes in preorder; node 0 is the root (the empty prefix).
 	nByte  []byte
