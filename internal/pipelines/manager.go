@@ -272,15 +272,25 @@ func (m *Manager) Models(ctx context.Context) []Model {
 				continue
 			}
 			for _, s := range subs {
-				name := s.Name
-				if hn := p.header["name"]; hn != "" {
-					name = hn + s.Name
-				}
-				out = append(out, Model{ID: p.id + "." + s.ID, Name: name, Type: p.kind, Valves: hasValves})
+				out = append(out, Model{ID: p.id + "." + s.ID, Name: manifoldName(p.header["name"], s.Name), Type: p.kind, Valves: hasValves})
 			}
 		}
 	}
 	return out
+}
+
+// manifoldName names a manifold's model: "Remote: gpt-4o" for a header
+// name Remote, or the name and the model run together when the header
+// name ends in punctuation ("Remote/" gives "Remote/gpt-4o").
+func manifoldName(header, model string) string {
+	if header == "" {
+		return model
+	}
+	last := header[len(header)-1]
+	if last >= 'a' && last <= 'z' || last >= 'A' && last <= 'Z' || last >= '0' && last <= '9' || last >= 0x80 {
+		return header + ": " + model
+	}
+	return header + model
 }
 
 // Install checks and saves a pipeline given as a file name (<id>.star)

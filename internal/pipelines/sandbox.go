@@ -301,8 +301,12 @@ func (p *instance) scriptError(c *call, err error) error {
 		}
 	}
 	if c != nil {
-		if why := c.why.Load(); why != nil && strings.HasPrefix(se.Msg, "Starlark computation cancelled") {
-			se.Msg = *why
+		if why := c.why.Load(); why != nil {
+			if strings.HasPrefix(se.Msg, "Starlark computation cancelled") || strings.HasPrefix(se.Msg, *why) {
+				se.Msg = *why
+			} else {
+				se.Msg = *why + ": " + se.Msg
+			}
 		}
 	}
 	se.Msg = hideInternalNames(se.Msg)
