@@ -202,7 +202,7 @@ func TestSandboxWallClock(t *testing.T) {
 	lim := fastLimits()
 	lim.Timeout = 300 * time.Millisecond
 	f := newFixture(t, "", Options{Limits: lim, AllowHosts: []string{strings.TrimPrefix(slow.URL, "http://")}},
-		map[string]string{"ok": okFilter, "bad": filterScript("    http.get(\""+slow.URL+"\")\n")})
+		map[string]string{"ok": okFilter, "bad": filterScript("    http.get(\"" + slow.URL + "\")\n")})
 	start := time.Now()
 	status, data := f.inlet("bad", map[string]any{"model": "m"}, nil)
 	if status != 500 || !strings.Contains(string(data), "time limit of 300ms exceeded") {
