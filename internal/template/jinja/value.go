@@ -853,3 +853,9 @@ func FromGo(v any) (Value, error) {
 	}
 	return FromJSON(data)
 }
+
+// ToJSON writes v as Python's json.dumps(v, ensure_ascii=False) does:
+// ", " and ": " separators, keys in insertion order.
+func ToJSON(v Value) (string, error) {
+	return toJSON(v, jsonOptions{itemSep: ", ", keySep: ": "})
+}

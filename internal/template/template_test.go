@@ -1,0 +1,258 @@
+package template
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golem-llm/golem/internal/template/jinja"
+	"github.com/golem-llm/golem/internal/testutil"
+)
+
+var fixedNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type caseMessage struct {
+	Role             string `json:"role"`
+	Content          string `json:"content"`
+	ReasoningContent string `json:"reasoning_content"`
+	ToolCalls        []struct {
+		ID       string `json:"id"`
+		Function struct {
+			Name      string          `json:"name"`
+			Arguments json.RawMessage `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
+	ToolCallID string `json:"tool_call_id"`
+	Name       string `json:"name"`
+}
+
+func toMessages(in []caseMessage) []Message {
+	out := make([]Message, len(in))
+	for i, m := range in {
+		out[i] = Message{Role: m.Role, Content: m.Content, Thinking: m.ReasoningContent, ToolCallID: m.ToolCallID, ToolName: m.Name}
+		for _, tc := range m.ToolCalls {
+			out[i].ToolCalls = append(out[i].ToolCalls, ToolCall{ID: tc.ID, Function: ToolCallFunction{Name: tc.Function.Name, Arguments: tc.Function.Arguments}})
+		}
+	}
+	return out
+}
+
+type jinjaCase struct {
+	Name                string                     `json:"name"`
+	Messages            []caseMessage              `json:"messages"`
+	Tools               []json.RawMessage          `json:"tools"`
+	AddGenerationPrompt bool                       `json:"add_generation_prompt"`
+	BOS                 string                     `json:"bos_token"`
+	EOS                 string                     `json:"eos_token"`
+	Extra               map[string]json.RawMessage `json:"extra"`
+	Expected            *string                    `json:"expected"`
+	Error               *string                    `json:"error"`
+}
+
+type goCase struct {
+	Name                 string        `json:"name"`
+	Template             string        `json:"template"`
+	Messages             []caseMessage `json:"messages"`
+	Prompt               string        `json:"prompt"`
+	Suffix               string        `json:"suffix"`
+	Expected             string        `json:"expected"`
+	TrimOneTrailingSpace bool          `json:"trim_one_trailing_space"`
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestTemplateFolder renders every case of ../shared/testdata/templates
+// through the server-facing API: the 65 Hugging Face chat templates
+// (byte-exact output, or the raise_exception message) and Ollama's Go
+// templates with their expected renderings.
+func TestTemplateFolder(t *testing.T) {
+	root := testutil.Shared(t, "testdata", "templates")
+	jinjaPassed, jinjaTotal := 0, 0
+	t.Run("jinja", func(t *testing.T) {
+		dir := filepath.Join(root, "jinja")
+		files, _ := filepath.Glob(filepath.Join(dir, "*.cases.json"))
+		if len(files) != 65 {
+			t.Fatalf("found %d jinja case files, want 65", len(files))
+		}
+		for _, f := range files {
+			name := strings.TrimSuffix(filepath.Base(f), ".cases.json")
+			src, err := os.ReadFile(filepath.Join(dir, name+".jinja"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cases []jinjaCase
+			readJSON(t, f, &cases)
+			tmpl, perr := ParseJinja(string(src))
+			for _, c := range cases {
+				jinjaTotal++
+				t.Run(name+"/"+c.Name, func(t *testing.T) {
+					if perr != nil {
+						t.Fatal(perr)
+					}
+					req := &Request{
+						Messages:            toMessages(c.Messages),
+						Tools:               c.Tools,
+						AddGenerationPrompt: c.AddGenerationPrompt,
+						BOSToken:            c.BOS,
+						EOSToken:            c.EOS,
+						Extra:               c.Extra,
+						Now:                 fixedNow,
+					}
+					out, err := tmpl.Render(req)
+					if c.Error != nil {
+						var je *jinja.Error
+						if !errors.As(err, &je) || je.Kind != jinja.Raised || je.Msg != *c.Error {
+							t.Fatalf("want raised error %q, got %v (output %q)", *c.Error, err, out)
+						}
+						jinjaPassed++
+						return
+					}
+					if c.Expected == nil {
+						t.Fatal("case has neither expected nor error")
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if out != *c.Expected {
+						t.Fatalf("mismatch:\n%s", firstDiff(*c.Expected, out))
+					}
+					jinjaPassed++
+				})
+			}
+		}
+	})
+	goPassed, goTotal := 0, 0
+	t.Run("gotmpl", func(t *testing.T) {
+		dir := filepath.Join(root, "gotmpl")
+		files, _ := filepath.Glob(filepath.Join(dir, "*.cases.json"))
+		if len(files) != 21 {
+			t.Fatalf("found %d gotmpl case files, want 21", len(files))
+		}
+		for _, f := range files {
+			name := strings.TrimSuffix(filepath.Base(f), ".cases.json")
+			var cases []goCase
+			readJSON(t, f, &cases)
+			var shared *GoTemplate
+			var perr error
+			if name != "inline" {
+				src, err := os.ReadFile(filepath.Join(dir, name+".gotmpl"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				shared, perr = ParseGo(string(src))
+			}
+			for _, c := range cases {
+				goTotal++
+				t.Run(name+"/"+c.Name, func(t *testing.T) {
+					tmpl := shared
+					if c.Template != "" {
+						tmpl, perr = ParseGo(c.Template)
+					}
+					if perr != nil {
+						t.Fatal(perr)
+					}
+					out, err := tmpl.Render(&Request{Messages: toMessages(c.Messages), Prompt: c.Prompt, Suffix: c.Suffix, Now: fixedNow})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.TrimOneTrailingSpace {
+						out = strings.TrimSuffix(out, " ")
+					}
+					if out != c.Expected {
+						t.Fatalf("mismatch:\n%s", firstDiff(c.Expected, out))
+					}
+					goPassed++
+				})
+			}
+		}
+	})
+	t.Logf("jinja: %d/%d cases passed; go templates: %d/%d cases passed", jinjaPassed, jinjaTotal, goPassed, goTotal)
+	if jinjaTotal != 857 || goTotal != 73 {
+		t.Errorf("case counts %d and %d, want 857 and 73", jinjaTotal, goTotal)
+	}
+}
+
+// TestStringArgumentsProbe checks that templates which concatenate tool-call
+// arguments as text (DeepSeek V3.1, functionary) are detected and get the
+// JSON text when the caller passes an object: the .string-arguments cases
+// must render the same from object arguments.
+func TestStringArgumentsProbe(t *testing.T) {
+	dir := testutil.Shared(t, "testdata", "templates", "jinja")
+	checked := 0
+	for _, name := range []string{"deepseek-ai-DeepSeek-V3.1", "meetkai-functionary-medium-v3.1", "meetkai-functionary-medium-v3.2"} {
+		src, err := os.ReadFile(filepath.Join(dir, name+".jinja"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl, err := ParseJinja(string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tmpl.stringArgs {
+			t.Errorf("%s: string-arguments template not detected", name)
+		}
+		var cases []jinjaCase
+		readJSON(t, filepath.Join(dir, name+".cases.json"), &cases)
+		for _, c := range cases {
+			if !strings.HasSuffix(c.Name, ".string-arguments") || c.Expected == nil {
+				continue
+			}
+			msgs := toMessages(c.Messages)
+			for i := range msgs {
+				for j := range msgs[i].ToolCalls {
+					var s string
+					if err := json.Unmarshal(msgs[i].ToolCalls[j].Function.Arguments, &s); err != nil {
+						t.Fatalf("%s/%s: arguments are not a string", name, c.Name)
+					}
+					msgs[i].ToolCalls[j].Function.Arguments = json.RawMessage(s)
+				}
+			}
+			out, err := tmpl.Render(&Request{Messages: msgs, Tools: c.Tools, AddGenerationPrompt: c.AddGenerationPrompt, BOSToken: c.BOS, EOSToken: c.EOS, Extra: c.Extra, Now: fixedNow})
+			if err != nil {
+				t.Fatalf("%s/%s: %v", name, c.Name, err)
+			}
+			if out != *c.Expected {
+				t.Fatalf("%s/%s with object arguments:\n%s", name, c.Name, firstDiff(*c.Expected, out))
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no .string-arguments cases found")
+	}
+	// Ordinary templates take objects.
+	tmpl, err := ParseJinja(`{% for m in messages %}{% for c in m.tool_calls %}{{ c.function.arguments|tojson }}{% endfor %}{% endfor %}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tmpl.stringArgs {
+		t.Fatal("object-arguments template taken for a string-arguments one")
+	}
+}
+
+func firstDiff(want, got string) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	lo := max(0, i-100)
+	return "first difference at byte " + itoa(i) + "\n--- want\n" + want[lo:min(len(want), i+100)] + "\n--- got\n" + got[lo:min(len(got), i+100)]
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
