@@ -148,11 +148,11 @@ func TestChatTreeAndHistory(t *testing.T) {
 			body   any
 			status int
 		}{
-			{map[string]any{"parent_id": a1["id"]}, 400},                                     // regenerate under an answer
-			{map[string]any{"parent_id": "nope", "content": "x"}, 400},                       // unknown parent
-			{map[string]any{"content": "   "}, 400},                                          // empty
+			{map[string]any{"parent_id": a1["id"]}, 400},                                       // regenerate under an answer
+			{map[string]any{"parent_id": "nope", "content": "x"}, 400},                         // unknown parent
+			{map[string]any{"content": "   "}, 400},                                            // empty
 			{map[string]any{"content": "x", "model": "nope:latest", "connection_id": ""}, 404}, // unknown model
-			{map[string]any{"content": "x", "connection_id": "nope"}, 404},                    // unknown connection
+			{map[string]any{"content": "x", "connection_id": "nope"}, 404},                     // unknown connection
 			{`{"content": `, 400},
 		} {
 			r := A.do("POST", "/api/v1/chats/"+id+"/completions", bad.body)
