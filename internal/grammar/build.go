@@ -3,6 +3,7 @@ package grammar
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // builder assembles a Grammar's nodes, sharing identical lexical nodes so
@@ -23,13 +24,49 @@ func (b *builder) lex(key string, mk func() (*dfa, error)) (int32, error) {
 	if id, ok := b.lexes[key]; ok {
 		return id, nil
 	}
-	d, err := mk()
+	d, err := sharedDFA(key, mk)
 	if err != nil {
 		return -1, err
 	}
 	id := b.g.add(node{kind: kLex, lex: d})
 	b.lexes[key] = id
 	return id, nil
+}
+
+// The key of a lexical automaton determines it, so automata are shared
+// between grammars; their mask entries, cached per vocabulary by automaton,
+// then serve every grammar that uses them (plain strings and numbers in
+// particular). The table is bounded; past the bound, automata are built
+// per grammar.
+var dfaTable struct {
+	sync.Mutex
+	m map[string]*dfa
+}
+
+const maxSharedDFAs = 512
+
+func sharedDFA(key string, mk func() (*dfa, error)) (*dfa, error) {
+	dfaTable.Lock()
+	d := dfaTable.m[key]
+	dfaTable.Unlock()
+	if d != nil {
+		return d, nil
+	}
+	d, err := mk()
+	if err != nil {
+		return nil, err
+	}
+	dfaTable.Lock()
+	if dfaTable.m == nil {
+		dfaTable.m = map[string]*dfa{}
+	}
+	if old := dfaTable.m[key]; old != nil {
+		d = old
+	} else if len(dfaTable.m) < maxSharedDFAs {
+		dfaTable.m[key] = d
+	}
+	dfaTable.Unlock()
+	return d, nil
 }
 
 func (b *builder) mustLex(key string, mk func() (*dfa, error)) int32 {
@@ -85,6 +122,10 @@ func (b *builder) alt(alts []int32) int32 {
 // object adds an object node (and its key node).
 func (b *builder) object(o *objInfo) int32 {
 	o.finish()
+	o.keyLex = -1
+	if len(o.props) == 0 {
+		o.keyLex = b.plainString()
+	}
 	id := b.g.add(node{kind: kObj, obj: o})
 	o.key = b.g.add(node{kind: kKey, child: id})
 	return id

@@ -72,6 +72,11 @@ type objInfo struct {
 	nextReq []int32 // nextReq[i]: first required index >= i, or len(props)
 	addl    int32   // value node of additional properties, -1 if none
 	key     int32   // the kKey node
+	// keyLex is the plain string node used for keys when the object
+	// declares no names (every key is then an additional property and a
+	// key is just a string, sharing the string automaton's mask cache);
+	// -1 otherwise.
+	keyLex int32
 
 	// Trie of the written names: node 0 is the root.
 	tEdges [][]nameEdge

@@ -23,7 +23,7 @@ type Matcher struct {
 	tmp  [][]uint64
 	dfs  []dfsItem
 	buf  []state
-	eogs []float32
+	keep []kept
 }
 
 type dfsItem struct {
@@ -189,27 +189,47 @@ func (m *Matcher) Mask(logits []float32) {
 		}
 		return
 	}
-	bitsOut := m.allowed()
+	set := m.allowed()
 	eog := m.CanEnd()
-	m.eogs = m.eogs[:0]
-	for _, id := range v.eog {
-		if int(id) < len(logits) {
-			m.eogs = append(m.eogs, logits[id])
-		}
+	count := 0
+	for _, w := range set {
+		count += bits.OnesCount64(w)
 	}
-	// Everything not ranked (special, empty, beyond the vocabulary) goes;
-	// ranked tokens go unless their bit is set.
-	if len(logits) > v.size {
-		for i := v.size; i < len(logits); i++ {
+	if count < len(v.rankID)/2 {
+		// Few allowed: keep their values, clear everything, put them back.
+		m.keep = m.keep[:0]
+		for w, word := range set {
+			for ; word != 0; word &= word - 1 {
+				if id := v.rankID[w*64+bits.TrailingZeros64(word)]; int(id) < len(logits) {
+					m.keep = append(m.keep, kept{id, logits[id]})
+				}
+			}
+		}
+		if eog {
+			for _, id := range v.eog {
+				if int(id) < len(logits) {
+					m.keep = append(m.keep, kept{id, logits[id]})
+				}
+			}
+		}
+		for i := range logits {
 			logits[i] = inf
 		}
+		for _, k := range m.keep {
+			logits[k.id] = k.v
+		}
+		return
+	}
+	// Many allowed: clear the refused ones.
+	for i := v.size; i < len(logits); i++ {
+		logits[i] = inf
 	}
 	for _, id := range v.unranked {
-		if int(id) < len(logits) {
+		if int(id) < len(logits) && !(eog && v.isEOG[id]) {
 			logits[id] = inf
 		}
 	}
-	for w, word := range bitsOut {
+	for w, word := range set {
 		if word == ^uint64(0) {
 			continue
 		}
@@ -224,17 +244,11 @@ func (m *Matcher) Mask(logits []float32) {
 			}
 		}
 	}
-	k := 0
-	for _, id := range v.eog {
-		if int(id) < len(logits) {
-			if eog {
-				logits[id] = m.eogs[k]
-			} else {
-				logits[id] = inf
-			}
-			k++
-		}
-	}
+}
+
+type kept struct {
+	id int32
+	v  float32
 }
 
 // Allowed appends to dst the ids of the tokens that may come next (end
@@ -314,9 +328,10 @@ func (m *Matcher) walk(out []uint64, w *walker, n int32, c byte, s state, pops *
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		setRange(out, v.nLo[it.n], v.nHi[it.n])
-		for k := v.nChild[it.n]; k >= 0; k = v.nSib[k] {
-			b := v.nByte[k]
+		t := v.nodes[it.n]
+		setRange(out, t.lo, t.hi)
+		for _, e := range v.edges[t.e0:t.e1] {
+			k, b := e.child, e.b
 			m.buf = w.step(it.s, int(b), m.buf[:0])
 			for _, t := range m.buf {
 				if t.top.node == popMarker {
@@ -333,6 +348,9 @@ func (m *Matcher) walk(out []uint64, w *walker, n int32, c byte, s state, pops *
 // entry returns the cache entry of a top frame, computing it on a miss by
 // walking the whole trie from a stack holding only that frame.
 func (m *Matcher) entry(f frame) *entry {
+	if nd := &m.g.nodes[f.node]; nd.kind == kLex {
+		return m.lexEntry(nd.lex, f.st)
+	}
 	if e := m.cache.get(f); e != nil {
 		return e
 	}
@@ -341,8 +359,9 @@ func (m *Matcher) entry(f frame) *entry {
 	pops := &popSet{}
 	m.lw.arena = m.lw.arena[:0]
 	start := state{top: f, rest: -1}
-	for k := v.nChild[0]; k >= 0; k = v.nSib[k] {
-		m.walk(bitsLocal, &m.lw, k, v.nByte[k], start, pops)
+	root := v.nodes[0]
+	for _, e := range v.edges[root.e0:root.e1] {
+		m.walk(bitsLocal, &m.lw, e.child, e.b, start, pops)
 	}
 	e := newEntry(bitsLocal, pops)
 	m.cache.put(f, e)
@@ -480,4 +499,80 @@ func (g *Grammar) cacheFor(v *Vocab) *maskCache {
 		g.caches[v] = c
 	}
 	return c
+}
+
+// lexKey names a lexical automaton's state for the vocabulary-wide cache.
+type lexKey struct {
+	d  *dfa
+	st int32
+}
+
+// lexEntry is entry for a lexical frame: the automaton alone decides, so
+// the walk carries only its state, and the result is cached per
+// vocabulary for every grammar sharing the automaton.
+func (m *Matcher) lexEntry(d *dfa, st int32) *entry {
+	v := m.v
+	k := lexKey{d, st}
+	v.lexMu.Lock()
+	e := v.lexCache[k]
+	v.lexMu.Unlock()
+	if e != nil {
+		return e
+	}
+	b := make([]uint64, v.words)
+	pops := &popSet{}
+	type item struct{ n, s int32 }
+	var stack []item
+	nc := d.nclass
+	root := v.nodes[0]
+	if d.accept[st] {
+		for _, e := range v.edges[root.e0:root.e1] {
+			pops.add(0, e.child, e.b, 0)
+		}
+	}
+	row := d.next[int(st)*nc : int(st)*nc+nc]
+	for _, e := range v.edges[root.e0:root.e1] {
+		if to := row[d.class[e.b]]; to >= 0 {
+			stack = append(stack, item{e.child, to})
+		}
+	}
+	class := &d.class
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		t := &v.nodes[it.n]
+		if lo, hi := t.lo, t.hi; hi == lo+1 {
+			b[lo>>6] |= 1 << (uint(lo) & 63)
+		} else {
+			setRange(b, lo, hi)
+		}
+		row := d.next[int(it.s)*nc : int(it.s)*nc+nc]
+		edges := v.edges[t.e0:t.e1]
+		if d.accept[it.s] {
+			// Each trie node is reached once (the automaton is
+			// deterministic), so pops need no de-duplication.
+			for _, e := range edges {
+				pops.list = append(pops.list, deepPop{e.child, e.b, 0})
+			}
+		}
+		for _, e := range edges {
+			if to := row[class[e.b]]; to >= 0 {
+				stack = append(stack, item{e.child, to})
+			}
+		}
+	}
+	e = newEntry(b, pops)
+	v.lexMu.Lock()
+	if v.lexBytes+e.size > maxCacheBytes {
+		v.lexCache = map[lexKey]*entry{}
+		v.lexBytes = 0
+	}
+	if old := v.lexCache[k]; old != nil {
+		e = old
+	} else {
+		v.lexCache[k] = e
+		v.lexBytes += e.size
+	}
+	v.lexMu.Unlock()
+	return e
 }

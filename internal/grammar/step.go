@@ -116,7 +116,10 @@ func (w *walker) push(parent state, v int32, c int, out []state) []state {
 
 // childDone updates a frame whose child just ended with result.
 func childDone(g *Grammar, f frame, result int64) frame {
-	if g.nodes[f.node].kind == kObj && f.st&15 == obAfterKey {
+	if nd := &g.nodes[f.node]; nd.kind == kObj && f.st&15 == obAfterKey {
+		if nd.obj.keyLex >= 0 {
+			result = -1 // a plain string key: an additional property
+		}
 		f.b = result
 		if result >= 0 {
 			f.a = result + 1
@@ -197,6 +200,9 @@ func (w *walker) stepObj(s state, o *objInfo, c int, out []state) []state {
 		if c == '"' && o.keyPossible(f.a) {
 			parent := state{frame{node: f.node, st: obAfterKey, a: f.a}, s.rest}
 			ref := w.alloc(parent.top, parent.rest)
+			if o.keyLex >= 0 {
+				return w.step(state{frame{node: o.keyLex}, ref}, c, out)
+			}
 			return w.stepKey(state{frame{node: o.key, a: f.a, b: keyBefore}, ref}, o, c, out)
 		}
 		if c == '}' && ph == obOpen && o.closable(f.a) {

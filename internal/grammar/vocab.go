@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"sync"
 )
 
 // Vocab is a model's vocabulary arranged for masking: the token byte
@@ -26,14 +27,28 @@ type Vocab struct {
 	words    int // uint64 words of a rank bit set
 
 	// Trie nodes in preorder; node 0 is the root (the empty prefix).
-	nByte  []byte
-	nChild []int32 // first child, -1 if none
-	nSib   []int32 // next sibling, -1 if none
-	nLo    []int32 // ranks [nLo, nHi) are the tokens ending here
-	nHi    []int32
-	nStart []int32 // ranks [nStart, nEnd) are the tokens below (and at) this node
+	nodes  []tnode
+	edges  []tedge
+	nStart []int32 // ranks [nStart, nEnd) are the tokens at and below a node
 	nEnd   []int32
 	rootAt [256]int32 // root child for each first byte, -1 if none
+
+	// Mask entries of lexical automata, shared by all grammars.
+	lexMu    sync.Mutex
+	lexCache map[lexKey]*entry
+	lexBytes int
+}
+
+// tnode is a trie node: the tokens ending at it are ranks [lo, hi), its
+// children are edges [e0, e1), in byte order.
+type tnode struct {
+	lo, hi int32
+	e0, e1 int32
+}
+
+type tedge struct {
+	child int32
+	b     byte
 }
 
 // NewVocab prepares a vocabulary. pieces[id] is the text token id stands
@@ -45,7 +60,7 @@ type Vocab struct {
 // tokens, allowed exactly when a complete value has been produced; their
 // pieces are ignored.
 func NewVocab(pieces [][]byte, eog []int32) *Vocab {
-	v := &Vocab{size: len(pieces), pieces: pieces, isEOG: map[int32]bool{}}
+	v := &Vocab{size: len(pieces), pieces: pieces, isEOG: map[int32]bool{}, lexCache: map[lexKey]*entry{}}
 	for _, id := range eog {
 		if id >= 0 && int(id) < len(pieces) && !v.isEOG[id] {
 			v.isEOG[id] = true
@@ -64,13 +79,15 @@ func NewVocab(pieces [][]byte, eog []int32) *Vocab {
 	})
 	v.words = (len(v.rankID) + 63) / 64
 
+	var nByte []byte
+	var nChild, nSib, nLo, nHi []int32
 	newNode := func(b byte) int32 {
-		v.nByte = append(v.nByte, b)
-		v.nChild = append(v.nChild, -1)
-		v.nSib = append(v.nSib, -1)
-		v.nLo = append(v.nLo, 0)
-		v.nHi = append(v.nHi, 0)
-		return int32(len(v.nByte) - 1)
+		nByte = append(nByte, b)
+		nChild = append(nChild, -1)
+		nSib = append(nSib, -1)
+		nLo = append(nLo, 0)
+		nHi = append(nHi, 0)
+		return int32(len(nByte) - 1)
 	}
 	newNode(0)
 	last := []int32{-1} // last child of each node, grown with the node arrays
@@ -88,40 +105,51 @@ func NewVocab(pieces [][]byte, eog []int32) *Vocab {
 			n := newNode(p[d])
 			last = append(last, -1)
 			if last[parent] < 0 {
-				v.nChild[parent] = n
+				nChild[parent] = n
 			} else {
-				v.nSib[last[parent]] = n
+				nSib[last[parent]] = n
 			}
 			last[parent] = n
 			path = append(path, n)
 		}
 		n := path[len(p)]
-		if v.nHi[n] == v.nLo[n] {
-			v.nLo[n] = int32(rank)
+		if nHi[n] == nLo[n] {
+			nLo[n] = int32(rank)
 		}
-		v.nHi[n] = int32(rank + 1)
+		nHi[n] = int32(rank + 1)
 		prev = p
 	}
-	nodes := len(v.nByte)
-	v.nStart = make([]int32, nodes)
-	v.nEnd = make([]int32, nodes)
-	for n := nodes - 1; n >= 0; n-- {
-		if v.nHi[n] > v.nLo[n] {
-			v.nStart[n] = v.nLo[n]
-		} else if c := v.nChild[n]; c >= 0 {
+	count := len(nByte)
+	v.nStart = make([]int32, count)
+	v.nEnd = make([]int32, count)
+	for n := count - 1; n >= 0; n-- {
+		if nHi[n] > nLo[n] {
+			v.nStart[n] = nLo[n]
+		} else if c := nChild[n]; c >= 0 {
 			v.nStart[n] = v.nStart[c]
 		}
 		if l := last[n]; l >= 0 {
 			v.nEnd[n] = v.nEnd[l]
 		} else {
-			v.nEnd[n] = v.nHi[n]
+			v.nEnd[n] = nHi[n]
 		}
 	}
 	for i := range v.rootAt {
 		v.rootAt[i] = -1
 	}
-	for c := v.nChild[0]; c >= 0; c = v.nSib[c] {
-		v.rootAt[v.nByte[c]] = c
+	v.nodes = make([]tnode, count)
+	v.edges = make([]tedge, 0, count)
+	for n := 0; n < count; n++ {
+		t := &v.nodes[n]
+		t.lo, t.hi = nLo[n], nHi[n]
+		t.e0 = int32(len(v.edges))
+		for c := nChild[n]; c >= 0; c = nSib[c] {
+			v.edges = append(v.edges, tedge{c, nByte[c]})
+			if n == 0 {
+				v.rootAt[nByte[c]] = c
+			}
+		}
+		t.e1 = int32(len(v.edges))
 	}
 	return v
 }
@@ -133,7 +161,7 @@ func (v *Vocab) Size() int { return v.size }
 func (v *Vocab) EOG() []int32 { return append([]int32(nil), v.eog...) }
 
 func (v *Vocab) String() string {
-	return fmt.Sprintf("grammar.Vocab(%d tokens, %d maskable, %d trie nodes)", v.size, len(v.rankID), len(v.nByte))
+	return fmt.Sprintf("grammar.Vocab(%d tokens, %d maskable, %d trie nodes)", v.size, len(v.rankID), len(v.nodes))
 }
 
 // child returns the child of trie node n along byte c, or -1.
@@ -141,11 +169,12 @@ func (v *Vocab) child(n int32, c byte) int32 {
 	if n == 0 {
 		return v.rootAt[c]
 	}
-	for k := v.nChild[n]; k >= 0; k = v.nSib[k] {
-		if v.nByte[k] == c {
-			return k
+	t := v.nodes[n]
+	for _, e := range v.edges[t.e0:t.e1] {
+		if e.b == c {
+			return e.child
 		}
-		if v.nByte[k] > c {
+		if e.b > c {
 			break
 		}
 	}

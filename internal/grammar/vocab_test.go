@@ -157,7 +157,7 @@ func TestVocabTrie(t *testing.T) {
 				}
 			}
 			found := false
-			for r := v.nLo[n]; r < v.nHi[n]; r++ {
+			for r := v.nodes[n].lo; r < v.nodes[n].hi; r++ {
 				if v.rankID[r] == int32(id) {
 					found = true
 				}
