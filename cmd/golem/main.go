@@ -34,6 +34,7 @@ func commands() []command {
 		{"show", "Show information for a model", showCommand},
 		{"cp", "Copy a model", copyCommand},
 		{"rm", "Remove a model", removeCommand},
+		{"pipelines", "Serve sandboxed filters and pipes over Open WebUI's Pipelines protocol (port 9099)", pipelinesCommand},
 		{"version", "Print the version", func(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 			fmt.Fprintf(stdout, "golem version %s\n", version)
 			return 0
