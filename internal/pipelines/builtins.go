@@ -301,14 +301,16 @@ func (m *Manager) httpPost(thread *starlark.Thread, b *starlark.Builtin, args st
 	return m.doHTTP(thread, b.Name(), "POST", u, headers, payload, ctype, timeout)
 }
 
-// requestContext bounds one outgoing request by the call, the per-request
-// limit and the script's own timeout.
-func (m *Manager) requestContext(thread *starlark.Thread, timeout starlark.Value) (context.Context, context.CancelFunc, error) {
+// requestContext bounds one outgoing request by the call, a default
+// limit d (0: none besides the call's) and the script's own timeout.
+func (m *Manager) requestContext(thread *starlark.Thread, timeout starlark.Value, d time.Duration) (context.Context, context.CancelFunc, error) {
 	ctx := context.Background()
 	if c := callOf(thread); c != nil {
 		ctx = c.ctx
 	}
-	d := m.lim.HTTPTimeout
+	if d == 0 {
+		d = 1<<63 - 1
+	}
 	switch t := timeout.(type) {
 	case starlark.Int:
 		n, _ := t.Int64()
@@ -328,7 +330,7 @@ func (m *Manager) requestContext(thread *starlark.Thread, timeout starlark.Value
 }
 
 func (m *Manager) doHTTP(thread *starlark.Thread, fn, method string, u *url.URL, headers *starlark.Dict, payload []byte, ctype string, timeout starlark.Value) (starlark.Value, error) {
-	ctx, cancel, err := m.requestContext(thread, timeout)
+	ctx, cancel, err := m.requestContext(thread, timeout, m.lim.HTTPTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", fn, err)
 	}

@@ -19,7 +19,7 @@ type Limits struct {
 	MaxElems     int           // elements in one list, tuple, dict or set
 	MaxIntBits   int           // bits in one integer
 	AllocBudget  int64         // bytes of strings and containers one call may build in all
-	HTTPTimeout  time.Duration // per http.* or models.* request
+	HTTPTimeout  time.Duration // per http.* request (models.* calls may take the call's whole time)
 	HTTPMaxBody  int           // bytes of one http.* or models.* response
 	StateBytes   int           // bytes of JSON a pipeline may keep in state
 	MaxLogBytes  int           // bytes of one log line
@@ -33,7 +33,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		Steps:        20_000_000,
-		Timeout:      30 * time.Second,
+		Timeout:      2 * time.Minute,
 		PipeTimeout:  10 * time.Minute,
 		Grace:        2 * time.Second,
 		MaxString:    16 << 20,

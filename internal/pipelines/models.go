@@ -67,7 +67,7 @@ func (m *Manager) modelsList(thread *starlark.Thread, b *starlark.Builtin, args 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel, err := m.requestContext(thread, timeout)
+	ctx, cancel, err := m.requestContext(thread, timeout, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
@@ -232,7 +232,7 @@ func (m *Manager) modelsCall(thread *starlark.Thread, b *starlark.Builtin, args 
 	if stream {
 		return m.openStream(thread, c, b.Name(), base, key, payload.Bytes())
 	}
-	ctx, cancel, err := m.requestContext(thread, timeout)
+	ctx, cancel, err := m.requestContext(thread, timeout, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
