@@ -36,8 +36,9 @@ const (
 	typeOllama = "ollama"
 	typeOpenAI = "openai"
 	builtinID  = "builtin"
-	// builtinBase is the pretend host of in-process calls to the built-in engine.
-	builtinBase = "http://golem.builtin"
+	// builtinBase is the pretend address of in-process calls to the built-in engine: a loopback host,
+	// which servers that check Host (as Ollama does against DNS rebinding) accept.
+	builtinBase = "http://127.0.0.1"
 )
 
 func keyHint(k string) string {

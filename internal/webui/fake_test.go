@@ -29,6 +29,8 @@ type fakeOllama struct {
 	gate chan struct{}
 	// reply overrides the answer's pieces.
 	reply func(last string) []string
+	// firstSent, when set, receives the time each answer's first piece was flushed.
+	firstSent chan time.Time
 }
 
 type chatSeen struct {
@@ -98,6 +100,9 @@ func (f *fakeOllama) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for i, p := range pieces {
 			enc.Encode(map[string]any{"model": req.Model, "message": map[string]string{"role": "assistant", "content": p}, "done": false})
 			w.(http.Flusher).Flush()
+			if i == 0 && f.firstSent != nil {
+				f.firstSent <- time.Now()
+			}
 			if i == 0 && gate != nil {
 				select {
 				case <-gate:
@@ -227,7 +232,7 @@ func (f *fakeOpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Test client.
 
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 	hc    *http.Client
@@ -239,7 +244,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -256,7 +261,7 @@ func (r response) detail() string {
 	return m.Detail
 }
 
-func newClient(t *testing.T, base string) *client {
+func newClient(t testing.TB, base string) *client {
 	return &client{t: t, base: base, hc: &http.Client{Timeout: 30 * time.Second}}
 }
 
@@ -378,7 +383,7 @@ func (c *client) complete(chatID string, body any) []sseEvent {
 }
 
 // uiServer starts a Handler over the database and returns its test server.
-func uiServer(t *testing.T, cfg Config) (*httptest.Server, *Handler) {
+func uiServer(t testing.TB, cfg Config) (*httptest.Server, *Handler) {
 	t.Helper()
 	if cfg.Getenv == nil {
 		cfg.Getenv = func(string) string { return "" }
@@ -400,7 +405,7 @@ func envMap(m map[string]string) func(string) string {
 }
 
 // signup creates an account and returns its token.
-func signup(t *testing.T, c *client, email string) (string, map[string]any) {
+func signup(t testing.TB, c *client, email string) (string, map[string]any) {
 	t.Helper()
 	m := c.must(200, "POST", "/api/v1/auths/signup", map[string]string{"email": email, "password": "password1"})
 	tok, _ := m["token"].(string)

@@ -11,7 +11,7 @@ import (
 )
 
 // admin starts a UI with the given engine and environment and signs up its admin.
-func admin(t *testing.T, engine *fakeOllama, env map[string]string) (*client, *Handler) {
+func admin(t testing.TB, engine *fakeOllama, env map[string]string) (*client, *Handler) {
 	t.Helper()
 	cfg := Config{DataDir: t.TempDir(), Getenv: envMap(env)}
 	if engine != nil {
