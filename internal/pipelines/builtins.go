@@ -157,7 +157,10 @@ func emitBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := c.charge(int64(len(text))); err != nil {
 		return nil, err
 	}
-	if err := c.emit(text); err != nil {
+	c.inEmit.Store(true)
+	err := c.emit(text)
+	c.inEmit.Store(false)
+	if err != nil {
 		return nil, fmt.Errorf("emit: %v", err)
 	}
 	return starlark.None, nil

@@ -326,5 +326,5 @@ func readExample(t *testing.T, name string) string {
 
 // fastLimits keeps sandbox tests quick.
 func fastLimits() Limits {
-	return Limits{Steps: 2_000_000, Timeout: 2 * time.Second, Grace: 500 * time.Millisecond}
+	return Limits{Steps: 2_000_000, Timeout: 2 * time.Second, Grace: 500 * time.Millisecond, AllocBudget: 64 << 20}
 }

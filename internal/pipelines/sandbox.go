@@ -58,6 +58,9 @@ type call struct {
 	emit func(string) error
 	// why records the reason for cancelling the thread, for the message.
 	why atomic.Pointer[string]
+	// inEmit is set while emit() hands a chunk to the client, which may
+	// be slow to read: a call stuck there is not the script's fault.
+	inEmit atomic.Bool
 	// inUpdate is set while state.update runs its function, to refuse
 	// re-entry (which would deadlock on the state lock).
 	inUpdate bool
@@ -247,6 +250,9 @@ func (p *instance) run(ctx context.Context, timeout time.Duration, emit func(str
 		}
 		return finish(r)
 	case <-time.After(p.mgr.lim.Grace):
+	}
+	if c.inEmit.Load() {
+		return nil, &ScriptError{Pipeline: p.id, File: p.file, Msg: why + " while the client was slow to read the answer"}
 	}
 	// The thread is inside a builtin that does not return (for example
 	// hashing an enormous shared structure). Go cannot stop a goroutine:

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -358,7 +359,23 @@ func (m *Manager) serveChat(w http.ResponseWriter, r *http.Request) {
 		return send(chunk(delta, nil))
 	}
 
-	raw, err := m.Complete(r.Context(), body, onChunk)
+	// A script abandoned at its time limit may still call emit; once the
+	// handler is done with the pipe, its chunks are dropped instead of
+	// written to a response that is finished.
+	var wmu sync.Mutex
+	closed := false
+	guarded := func(s string) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		if closed {
+			return errors.New("the response is already finished")
+		}
+		return onChunk(s)
+	}
+	raw, err := m.Complete(r.Context(), body, guarded)
+	wmu.Lock()
+	closed = true
+	wmu.Unlock()
 	if err != nil {
 		if started {
 			b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": err.Error()}})
