@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -302,5 +303,30 @@ func TestExampleManifold(t *testing.T) {
 	f.ok("POST", "/openai_manifold/valves/update", map[string]any{"api_key": "nope"})
 	if d := f.detail(500, "POST", "/v1/chat/completions", map[string]any{"model": "openai_manifold.m1", "stream": false, "messages": msgs}); !strings.Contains(d, "401") || !strings.Contains(d, "bad key") {
 		t.Fatalf("wrong key: %s", d)
+	}
+}
+
+// The example in examples/pipelines/README.md works as written.
+func TestReadmeExample(t *testing.T) {
+	readme := readExample(t, "README.md")
+	start := strings.Index(readme, "```python\n")
+	end := strings.Index(readme[start+1:], "\n```")
+	if start < 0 || end < 0 {
+		t.Fatal("no python block in the README")
+	}
+	src := readme[start+len("```python\n") : start+1+end+1]
+	f := newFixture(t, "", Options{}, map[string]string{"shout": src})
+	_, data := f.inlet("shout", chatBody("m", "hello", "ok", "again"), nil)
+	if lastContent(t, data, "user") != "AGAIN" || !strings.Contains(string(data), `"HELLO"`) || lastContent(t, data, "assistant") != "ok" {
+		t.Fatalf("README example: %s", data)
+	}
+	f.ok("POST", "/shout/valves/update", map[string]any{"enabled": false})
+	_, data = f.inlet("shout", chatBody("m", "hello"), nil)
+	if lastContent(t, data, "user") != "hello" {
+		t.Fatalf("README example disabled: %s", data)
+	}
+	// What the README says Starlark lacks, it lacks.
+	if _, err := f.m.load(context.Background(), "pow", []byte("x = 2 ** 3\n")); err == nil {
+		t.Fatal("** parsed")
 	}
 }
