@@ -45,13 +45,22 @@ func (s ToolSyntax) String() string {
 type Markers struct {
 	// ThinkOpen and ThinkClose surround reasoning, e.g. <think> </think>.
 	ThinkOpen, ThinkClose string
+	// ContentOpen is a header the model writes before its answer (gpt-oss
+	// "<|channel|>final<|message|>", Command R7B "<|START_RESPONSE|>"); it is
+	// dropped from the start of the content.
+	ContentOpen string
 	// ToolOpen lists the texts that start tool calls. An empty string means
-	// the output may also start directly with the JSON value (Llama 3.2).
+	// the output may also start directly with the call: the JSON value
+	// (Llama 3.2) or the function name (functionary v3.2, whose prompt ends
+	// with ">>>").
 	ToolOpen []string
 	// ToolSyntax is the form of the call after the opening marker.
 	ToolSyntax ToolSyntax
-	// ToolSep separates the name from the arguments (ToolNameArgs).
-	ToolSep string
+	// ToolSep lists the texts that may separate the name from the
+	// arguments (ToolNameArgs); the earliest match in the output wins.
+	// A "\x1a" in a separator matches any identifier (a call id the model
+	// writes, as in Mistral's [CALL_ID]...[ARGS]).
+	ToolSep []string
 	// ToolNext separates one call from the next when calls are written
 	// back to back (e.g. "</tool_call><tool_call>"); after a call the
 	// parser accepts either ToolNext (another call follows) or ToolClose.
@@ -112,24 +121,61 @@ var probeTools = []json.RawMessage{
 // text that the model itself would have produced: what follows the
 // generation prompt of [user].
 func assistantOutput(t renderer, asst Message, think bool) (string, bool) {
+	out, _, ok := assistantOutputExact(t, asst, think)
+	return out, ok
+}
+
+// assistantOutputExact is assistantOutput that also reports whether the
+// generation prompt was an exact prefix of the rendered turn (otherwise
+// the split point was guessed from the common prefix).
+func assistantOutputExact(t renderer, asst Message, think bool) (string, bool, bool) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	user := Message{Role: "user", Content: "golem probe question"}
 	thinkOpt := &think
 	prompt, err := t.Render(&Request{Messages: []Message{user}, Tools: probeTools, AddGenerationPrompt: true, Think: thinkOpt, Now: now})
 	if err != nil {
-		return "", false
+		return "", false, false
 	}
 	full, err := t.Render(&Request{Messages: []Message{user, asst}, Tools: probeTools, AddGenerationPrompt: false, Think: thinkOpt, Now: now})
 	if err != nil {
-		return "", false
+		return "", false, false
 	}
 	if strings.HasPrefix(full, prompt) {
-		return full[len(prompt):], true
+		return full[len(prompt):], true, true
 	}
-	// The generation prompt is not a prefix (some templates render the
-	// last assistant turn differently); fall back to the common prefix.
-	n := commonPrefix(prompt, full)
-	return full[n:], true
+	// The generation prompt is not a prefix (QwQ's ends with "<think>\n",
+	// which history turns lack); fall back to the common prefix, cut back
+	// to the start of any special token it ends inside.
+	n := tokenStart(full, commonPrefix(prompt, full))
+	return full[n:], false, true
+}
+
+// tokenStart moves a cut point k of s back to the start of a "<...>" or
+// "[...]" token that it falls inside, so markers are not split.
+func tokenStart(s string, k int) int {
+	for i := k - 1; i >= 0; i-- {
+		switch s[i] {
+		case '>', ']', '\n':
+			return k
+		case '<', '[':
+			return i
+		}
+	}
+	return k
+}
+
+// tokenEnd moves the start q of a common suffix of s forward past the end
+// of a "<...>" or "[...]" token it falls inside.
+func tokenEnd(s string, q int) int {
+	for i := q; i < len(s); i++ {
+		switch s[i] {
+		case '<', '[', '\n':
+			return q
+		case '>', ']':
+			return i + 1
+		}
+	}
+	return q
 }
 
 func commonPrefix(a, b string) int {
@@ -154,25 +200,37 @@ func commonSuffix(a, b string) int {
 // documented on Markers and in deriveTool).
 func deriveMarkers(t renderer) Markers {
 	var m Markers
-	text, ok := assistantOutput(t, Message{Role: "assistant", Content: probeText}, true)
+	text, exact, ok := assistantOutputExact(t, Message{Role: "assistant", Content: probeText}, true)
 	if !ok {
 		return m
 	}
-	if th, ok := assistantOutput(t, Message{Role: "assistant", Content: probeText, Thinking: probeThought}, true); ok {
+	if exact {
+		if i := strings.Index(text, probeText); i > 0 {
+			m.ContentOpen = strings.TrimSpace(text[:i])
+		}
+	}
+	if th, exactTh, ok := assistantOutputExact(t, Message{Role: "assistant", Content: probeText, Thinking: probeThought}, true); ok {
 		i := strings.Index(th, probeThought)
 		j := strings.Index(th, probeText)
 		if i >= 0 && j > i {
 			open := strings.TrimSpace(th[:i])
-			// The text before the thought may carry the turn's own header;
-			// keep only what differs from the plain-text rendering.
-			if k := commonPrefix(th, text); k <= i {
-				open = strings.TrimSpace(th[k:i])
+			if !exactTh {
+				// Without a reliable start, keep only what differs from
+				// the plain-text turn.
+				if k := tokenStart(th, commonPrefix(th, text)); k <= i {
+					open = strings.TrimSpace(th[k:i])
+				}
 			}
 			closing := strings.TrimSpace(th[i+len(probeThought) : j])
 			if open != "" && closing != "" {
 				m.ThinkOpen, m.ThinkClose = open, closing
 			}
 		}
+	}
+	// A plain answer rendered with an (empty) thinking block in front is
+	// not a content header.
+	if m.ContentOpen != "" && (strings.Contains(m.ContentOpen, "think") || (m.ThinkOpen != "" && strings.Contains(m.ContentOpen, m.ThinkOpen))) {
+		m.ContentOpen = ""
 	}
 	one, ok := assistantOutput(t, Message{Role: "assistant", ToolCalls: []ToolCall{probeCall(probeFn, probeCallID)}}, true)
 	if !ok || !strings.Contains(one, probeFn) {
@@ -181,6 +239,27 @@ func deriveMarkers(t renderer) Markers {
 	two, _ := assistantOutput(t, Message{Role: "assistant", ToolCalls: []ToolCall{probeCall(probeFn, probeCallID), probeCall(probeFn2, probeCallID2)}}, true)
 	deriveTool(&m, one, two, text)
 	return m
+}
+
+// tidyMarkers separates markers that the probes saw run together:
+//
+//   - a closing thinking marker that ends with the content header (gpt-oss
+//     "<|end|><|start|>assistant<|channel|>final<|message|>") keeps only the
+//     part before the header, so a tool call after thinking is still found;
+//   - a tool-call marker rendered after an empty thinking block (Command
+//     R7B "<|START_THINKING|><|END_THINKING|><|START_ACTION|>") keeps only
+//     the part after the thinking block, which the parser handles first.
+func tidyMarkers(m *Markers) {
+	if m.ContentOpen != "" && len(m.ThinkClose) > len(m.ContentOpen) && strings.HasSuffix(m.ThinkClose, m.ContentOpen) {
+		m.ThinkClose = strings.TrimSpace(strings.TrimSuffix(m.ThinkClose, m.ContentOpen))
+	}
+	if m.HasThinking() {
+		for i, o := range m.ToolOpen {
+			if k := strings.LastIndex(o, m.ThinkClose); k >= 0 && strings.Contains(o[:k], m.ThinkOpen) {
+				m.ToolOpen[i] = strings.TrimSpace(o[k+len(m.ThinkClose):])
+			}
+		}
+	}
 }
 
 // deriveTool locates the probe call in the rendered tool-call turn (one
@@ -196,9 +275,9 @@ func deriveMarkers(t renderer) Markers {
 // With two calls, the text between the first call's end and the second
 // call's name gives ToolNext.
 func deriveTool(m *Markers, one, two, text string) {
-	p := commonPrefix(one, text)
-	s := commonSuffix(one[p:], text[p:])
-	call := one[p : len(one)-s]
+	p := tokenStart(one, commonPrefix(one, text))
+	q := tokenEnd(one, len(one)-commonSuffix(one[p:], text[min(p, len(text)):]))
+	call := one[p:q]
 	ni := strings.Index(call, probeFn)
 	if ni < 0 {
 		return
@@ -253,8 +332,23 @@ func deriveTool(m *Markers, one, two, text string) {
 		return
 	}
 	m.ToolSyntax = ToolNameArgs
-	m.ToolOpen = []string{strings.TrimSpace(call[:ni])}
-	m.ToolSep = strings.TrimSpace(call[ni+len(probeFn) : as])
+	open := strings.TrimSpace(call[:ni])
+	if open == "" {
+		// The marker may be shared with plain answers (functionary's
+		// ">>>all"): take it from the full turn.
+		open = strings.TrimSpace(one[:strings.Index(one, probeFn)])
+	}
+	m.ToolOpen = []string{open}
+	sep := strings.TrimSpace(call[ni+len(probeFn) : as])
+	if strings.Contains(sep, probeCallID) {
+		sep = strings.ReplaceAll(sep, probeCallID, "\x1a")
+		m.ToolSep = []string{sep}
+		if short := strings.TrimSpace(sep[strings.LastIndex(sep, "\x1a")+1:]); short != "" {
+			m.ToolSep = append(m.ToolSep, short)
+		}
+	} else if sep != "" {
+		m.ToolSep = []string{sep}
+	}
 	m.ToolClose = strings.TrimSpace(call[ae:])
 	if two != "" {
 		a := strings.Index(two, probeFn)
@@ -267,9 +361,9 @@ func deriveTool(m *Markers, one, two, text string) {
 			}
 		}
 	}
-	if m.ToolOpen[0] == "" && m.ToolSep == "" {
+	if m.ToolOpen[0] == "" && len(m.ToolSep) == 0 && !strings.HasPrefix(call, probeFn) {
 		m.ToolSyntax = ToolNone
-		m.ToolOpen = nil
+		m.ToolOpen, m.ToolNext, m.ToolClose = nil, "", ""
 	}
 }
 
@@ -331,6 +425,7 @@ func knownMarkers(m *Markers, src string) {
 			{"<think>", "</think>"},
 			{"<seed:think>", "</seed:think>"},
 			{"<|channel|>analysis<|message|>", "<|end|>"},
+			{"<|START_THINKING|>", "<|END_THINKING|>"},
 		} {
 			if strings.Contains(src, pair[0]) && strings.Contains(src, pair[1]) {
 				m.ThinkOpen, m.ThinkClose = pair[0], pair[1]
@@ -370,6 +465,7 @@ func knownMarkers(m *Markers, src string) {
 func jinjaMarkers(t *JinjaTemplate) Markers {
 	m := deriveMarkers(t)
 	knownMarkers(&m, t.src)
+	tidyMarkers(&m)
 	return m
 }
 
@@ -396,6 +492,7 @@ func goMarkers(t *template.Template) Markers {
 			m.ThinkOpen, m.ThinkClose = "", ""
 		}
 	}
+	tidyMarkers(&m)
 	return m
 }
 

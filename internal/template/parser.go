@@ -40,13 +40,14 @@ func (c *Chunk) add(o Chunk) {
 type parserState int
 
 const (
-	stStart      parserState = iota // nothing but whitespace seen yet
-	stThinkStart                    // just after the opening tag: eat whitespace
-	stThinking                      // inside thinking
-	stThinkEnd                      // just after the closing tag: eat whitespace
-	stContent                       // plain content
-	stTool                          // inside a tool call
-	stAfterCall                     // a call ended: ToolNext, ToolClose or nothing follows
+	stStart        parserState = iota // nothing but whitespace seen yet
+	stThinkStart                      // just after the opening tag: eat whitespace
+	stThinking                        // inside thinking
+	stThinkEnd                        // just after the closing tag: eat whitespace
+	stContentStart                    // just after the content header: eat whitespace
+	stContent                         // plain content
+	stTool                            // inside a tool call
+	stAfterCall                       // a call ended: ToolNext, ToolClose or nothing follows
 )
 
 // Parser splits streamed model output into content, thinking and tool
@@ -62,7 +63,6 @@ type Parser struct {
 	// callStart is the text of the current tool call as generated, to
 	// give back as content if it turns out not to be a call.
 	callStart string
-	next      bool // the current call began after ToolNext
 }
 
 // NewParser returns a parser for output written with the given markers.
@@ -165,7 +165,19 @@ func (p *Parser) step(final bool) (Chunk, bool) {
 				}
 			}
 		}
-		if p.o.Tools && p.bareJSON() && (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) {
+		if p.m.ContentOpen != "" {
+			switch r := matchAt(t, 0, p.m.ContentOpen, false); r.kind {
+			case matchFull:
+				p.buf = t[r.end:]
+				p.state = stContentStart
+				return Chunk{}, true
+			case matchPartial:
+				if !final {
+					return Chunk{}, false
+				}
+			}
+		}
+		if p.o.Tools && p.bareJSON() && t != "" && (t[0] == '{' || t[0] == '[' || (p.m.ToolSyntax == ToolNameArgs && isIDByte(t[0]))) {
 			p.state = stTool
 			p.callStart = p.buf[:len(p.buf)-len(t)]
 			p.buf = t
@@ -183,9 +195,30 @@ func (p *Parser) step(final bool) (Chunk, bool) {
 		p.buf = t
 		if p.state == stThinkStart {
 			p.state = stThinking
-		} else {
-			p.state = stContent
+			return Chunk{}, true
 		}
+		if p.m.ContentOpen != "" {
+			switch r := matchAt(t, 0, p.m.ContentOpen, false); r.kind {
+			case matchFull:
+				p.buf = t[r.end:]
+				p.state = stContentStart
+				return Chunk{}, true
+			case matchPartial:
+				if !final {
+					return Chunk{}, false
+				}
+			}
+		}
+		p.state = stContent
+		return Chunk{}, true
+
+	case stContentStart:
+		t := strings.TrimLeftFunc(p.buf, unicode.IsSpace)
+		p.buf = t
+		if t == "" && !final {
+			return Chunk{}, false
+		}
+		p.state = stContent
 		return Chunk{}, true
 
 	case stThinking:
@@ -246,7 +279,6 @@ func (p *Parser) step(final bool) (Chunk, bool) {
 			p.callStart = p.buf[best:bestR.end]
 			p.buf = p.buf[bestR.end:]
 			p.state = stTool
-			p.next = false
 			return Chunk{Content: c}, true
 		case best >= 0 && !final:
 			n := validPrefix(p.buf[:best])
@@ -276,7 +308,6 @@ func (p *Parser) step(final bool) (Chunk, bool) {
 				p.callStart = t[:r.end]
 				p.buf = t[r.end:]
 				p.state = stTool
-				p.next = true
 				return Chunk{}, true
 			case matchPartial:
 				if !final {
@@ -294,6 +325,9 @@ func (p *Parser) step(final bool) (Chunk, bool) {
 				if !final {
 					return Chunk{}, false
 				}
+				// Output ended inside the closing marker (it was cut by a
+				// stop sequence): drop it.
+				p.buf = ""
 			}
 		}
 		p.state = stContent
@@ -354,8 +388,14 @@ func (p *Parser) stepTool(final bool) (Chunk, bool) {
 		// The name runs up to the separator (or to the arguments when
 		// there is no separator).
 		var nameEnd, argStart int
-		if p.m.ToolSep != "" {
-			i, r := findMarker(t, p.m.ToolSep, true)
+		if len(p.m.ToolSep) > 0 {
+			i, r := -1, matchResult{}
+			for _, sep := range p.m.ToolSep {
+				j, rr := findMarker(t, sep, true)
+				if rr.kind != matchNone && (i < 0 || j < i) {
+					i, r = j, rr
+				}
+			}
 			switch r.kind {
 			case matchNone:
 				if final || len(t) > 256 {
@@ -401,6 +441,9 @@ func (p *Parser) stepTool(final bool) (Chunk, bool) {
 			return Chunk{}, false
 		}
 		args, ok := normalizeArgs(rest[:end])
+		if !ok {
+			args, ok = looseArgs(rest[:end])
+		}
 		if !ok || !p.nameAllowed(name) {
 			return p.giveBack()
 		}
@@ -710,6 +753,19 @@ func matchAt(s string, i int, marker string, digits bool) matchResult {
 			if i == len(s) && j < len(marker) {
 				return matchResult{kind: matchPartial}
 			}
+		case mc == '\x1a':
+			// Any identifier (a call id).
+			j++
+			start := i
+			for i < len(s) && isIDByte(s[i]) {
+				i++
+			}
+			if i == len(s) {
+				return matchResult{kind: matchPartial}
+			}
+			if i == start {
+				return matchResult{}
+			}
 		case digits && mc >= '0' && mc <= '9':
 			for j < len(marker) && marker[j] >= '0' && marker[j] <= '9' {
 				j++
@@ -741,6 +797,71 @@ func matchAt(s string, i int, marker string, digits bool) matchResult {
 }
 
 func isASCIISpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+func isIDByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// looseArgs reads arguments written in the JSON-like form Gemma 4 uses:
+// strings between <|"|> quotes and bare keys, e.g.
+// {location:<|"|>Paris<|"|>,days:2}.
+func looseArgs(text string) (json.RawMessage, bool) {
+	const q = "<|\"|>"
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		switch {
+		case strings.HasPrefix(text[i:], q):
+			end := strings.Index(text[i+len(q):], q)
+			if end < 0 {
+				return nil, false
+			}
+			sb, _ := json.Marshal(text[i+len(q) : i+len(q)+end])
+			b.Write(sb)
+			i += 2*len(q) + end
+		case text[i] == '"':
+			end := jsonStringEnd(text, i)
+			if end < 0 {
+				return nil, false
+			}
+			b.WriteString(text[i:end])
+			i = end
+		case isIDByte(text[i]) && !(text[i] >= '0' && text[i] <= '9') && text[i] != '-':
+			j := i
+			for j < len(text) && isIDByte(text[j]) {
+				j++
+			}
+			word := text[i:j]
+			k := j
+			for k < len(text) && isASCIISpace(text[k]) {
+				k++
+			}
+			if k < len(text) && text[k] == ':' {
+				sb, _ := json.Marshal(word)
+				b.Write(sb)
+			} else {
+				b.WriteString(word)
+			}
+			i = j
+		default:
+			b.WriteByte(text[i])
+			i++
+		}
+	}
+	return normalizeArgs(b.String())
+}
+
+// jsonStringEnd returns the index after the JSON string starting at s[i].
+func jsonStringEnd(s string, i int) int {
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
 
 // findMarker finds the first position where marker matches fully or runs
 // into the end of s (a possible start of the marker).
