@@ -2,18 +2,24 @@ package webui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/golem-llm/golem/internal/auth"
 )
 
 // Filters runs Pipelines filters around a completion: Inlet on the request before it goes to the model,
-// Outlet on the finished conversation. Each returns the (possibly changed) body. The Pipelines protocol
-// client in internal/pipelines implements it; webui only decides when to call it and with which servers.
+// Outlet on the finished conversation. Each returns the (possibly changed) body, or a *Blocked error when
+// a filter refused the request. PipelinesFilters implements it over the Pipelines protocol.
 type Filters interface {
 	Inlet(ctx context.Context, call FilterCall) (map[string]any, error)
 	Outlet(ctx context.Context, call FilterCall) (map[string]any, error)
 }
+
+// Blocked is a filter's refusal (a rate limit, a policy); Message is shown to the user.
+type Blocked struct{ Message string }
+
+func (b *Blocked) Error() string { return b.Message }
 
 // FilterCall is one inlet or outlet call.
 type FilterCall struct {
@@ -68,6 +74,10 @@ func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, mo
 		stage, run = "outlet", h.filters.Outlet
 	}
 	out, err := run(ctx, call)
+	var b *Blocked
+	if errors.As(err, &b) {
+		return nil, errorf(400, "%s", b.Message)
+	}
 	if err != nil {
 		return nil, errorf(502, "pipelines %s filter: %v", stage, err)
 	}

@@ -35,7 +35,8 @@ type Config struct {
 	// OPENAI_API_KEY(S), ENABLE_SIGNUP, DEFAULT_USER_ROLE, WEBUI_SECRET_KEY, GOLEM_TRUSTED_EMAIL_HEADER,
 	// GOLEM_TRUSTED_NAME_HEADER, GOLEM_COOKIE_SECURE, and GOLEM_HOME / DATABASE_URL for the defaults above.
 	Getenv func(string) string
-	// Filters runs Pipelines filters around completions; nil runs none.
+	// Filters runs Pipelines filters around completions; nil means PipelinesFilters (the Pipelines
+	// protocol, against every connection that is a Pipelines server).
 	Filters Filters
 	// HTTPClient talks to model servers; a client without an overall timeout (streams are long) when nil.
 	HTTPClient *http.Client
@@ -76,6 +77,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.http == nil {
 		h.http = &http.Client{Transport: http.DefaultTransport}
+	}
+	if h.filters == nil {
+		h.filters = PipelinesFilters{HTTP: h.http}
 	}
 	if h.version == "" {
 		h.version = "dev"
