@@ -170,13 +170,13 @@ func BenchmarkLexEntryCold(b *testing.B) {
 		b.Run(tv.name, func(b *testing.B) {
 			m := positioned(b, JSON(), tv, `{"a": "b`)
 			top := m.alts[0][len(m.alts[0])-1]
-			d := m.g.nodes[top.node].lex
+			nd := &m.g.nodes[top.node]
 			for i := 0; i < b.N; i++ {
 				tv.vocab.lexMu.Lock()
 				clear(tv.vocab.lexCache)
 				tv.vocab.lexBytes = 0
 				tv.vocab.lexMu.Unlock()
-				m.lexEntry(d, top.st)
+				m.lexEntry(nd, top)
 			}
 		})
 	}

@@ -78,7 +78,20 @@ func (b *builder) mustLex(key string, mk func() (*dfa, error)) int32 {
 }
 
 func (b *builder) plainString() int32 {
-	return b.mustLex("string", func() (*dfa, error) { return stringDFA(plainContent(), 0, -1) })
+	return b.mustLex("string", func() (*dfa, error) { return plainStringDFA(), nil })
+}
+
+// countedString is a plain string of minLen..maxLen characters (maxLen < 0:
+// no upper bound), counted at run time so that its mask entries are shared
+// across bounds (see Matcher.lexEntry).
+func (b *builder) countedString(minLen, maxLen int64) int32 {
+	key := fmt.Sprintf("counted\x00%d\x00%d", minLen, maxLen)
+	if id, ok := b.lexes[key]; ok {
+		return id
+	}
+	id := b.g.add(node{kind: kLex, lex: plainStringDFA(), counted: true, minLen: minLen, maxLen: maxLen})
+	b.lexes[key] = id
+	return id
 }
 
 func (b *builder) plainNumber(integer bool) int32 {

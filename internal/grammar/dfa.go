@@ -12,9 +12,10 @@ import (
 // (length counting, quoting, trimming) and finally compressed into byte
 // classes for the matcher, where a step is one table lookup.
 
-// maxTableStates bounds every table built from a schema, so that a hostile
-// pattern or length bound is refused instead of exhausting memory.
-const maxTableStates = 1 << 17
+// maxTableStates bounds every table built from a schema (a table row is
+// 1 KiB), so that a hostile pattern is refused quickly instead of
+// exhausting memory.
+const maxTableStates = 1 << 14
 
 var errTooLarge = errors.New("automaton too large")
 
@@ -102,57 +103,6 @@ func (t *table) trim() (*table, error) {
 	return out, nil
 }
 
-// withLength intersects the table with "between minLen and maxLen
-// characters" (maxLen < 0: no upper bound). States become (state, count)
-// pairs; without an upper bound the count saturates at minLen.
-func (t *table) withLength(minLen, maxLen int) (*table, error) {
-	if maxLen >= 0 && minLen > maxLen {
-		return nil, fmt.Errorf("minLength %d is above maxLength %d", minLen, maxLen)
-	}
-	limit := minLen
-	if maxLen >= 0 {
-		limit = maxLen
-	}
-	if (limit+1)*t.states() > maxTableStates {
-		return nil, fmt.Errorf("length bound %d is too large for this string: %w", limit, errTooLarge)
-	}
-	type key struct{ s, n int32 }
-	out := &table{}
-	ids := map[key]int32{}
-	var order []key
-	get := func(k key) int32 {
-		if id, ok := ids[k]; ok {
-			return id
-		}
-		id := out.add(t.accept[k.s] && int(k.n) >= minLen, t.boundary[k.s])
-		ids[k] = id
-		order = append(order, k)
-		return id
-	}
-	get(key{0, 0})
-	for i := 0; i < len(order); i++ {
-		k := order[i]
-		from := ids[k]
-		n := k.n
-		if t.boundary[k.s] {
-			n++
-		}
-		if maxLen >= 0 && int(n) > maxLen {
-			continue
-		}
-		if maxLen < 0 && int(n) > limit {
-			n = int32(limit)
-		}
-		for b, to := range t.next[k.s] {
-			if to >= 0 {
-				id := get(key{to, n})
-				out.next[from][b] = id
-			}
-		}
-	}
-	return out, nil
-}
-
 // quoted wraps a string-content table in the quotes: a new start state
 // takes '"' into the content, and every accepting content state takes '"'
 // to a final state. Content tables never contain a raw '"'.
@@ -206,6 +156,7 @@ type dfa struct {
 	next   []int32 // next[s*nclass+class]
 	accept []bool
 	open   []bool // the state has at least one transition
+	bound  []bool // leaving the state starts a character (see table)
 }
 
 func (d *dfa) step(s int32, b byte) int32 {
@@ -224,7 +175,7 @@ func (t *table) compile() (*dfa, error) {
 // compileKeep compresses a table into byte classes, keeping its states.
 func (t *table) compileKeep() (*dfa, error) {
 	n := t.states()
-	d := &dfa{accept: t.accept, open: make([]bool, n)}
+	d := &dfa{accept: t.accept, open: make([]bool, n), bound: t.boundary}
 	// Group bytes by their column of targets.
 	byHash := map[uint64][]int{}
 	var reps []int // representative byte of each class
@@ -392,4 +343,144 @@ func (n *nfa) determinize(start, final int32) (*table, error) {
 		}
 	}
 	return t, nil
+}
+
+// closing reports whether s is the final state of a quoted string (or any
+// token): accepting with no way on.
+func (d *dfa) closing(s int32) bool { return d.accept[s] && !d.open[s] }
+
+// maxProductStates bounds the states of a length-limited string automaton.
+const maxProductStates = 1 << 18
+
+// lengthDFA builds the automaton of a whole JSON string (quotes included)
+// whose content follows content and has minLen..maxLen characters (maxLen
+// < 0: no upper bound). States are (content state, characters so far)
+// pairs, the count saturating at minLen without an upper bound; the
+// transition table stays in the content's byte classes plus one for '"'.
+func lengthDFA(content *dfa, minLen, maxLen int) (*dfa, error) {
+	if maxLen >= 0 && minLen > maxLen {
+		return nil, fmt.Errorf("minLength %d is above maxLength %d", minLen, maxLen)
+	}
+	limit := minLen
+	if maxLen >= 0 {
+		limit = maxLen
+	}
+	cc := content.nclass
+	nc := cc + 1
+	quote := int32(cc)
+	// States 0 (before the opening quote) and 1 (after the closing one),
+	// then the pairs.
+	type key struct{ q, n int32 }
+	ids := map[key]int32{}
+	var order []key
+	var next []int32
+	add := func() int32 {
+		for i := 0; i < nc; i++ {
+			next = append(next, -1)
+		}
+		return int32(len(next)/nc - 1)
+	}
+	add()
+	add()
+	get := func(k key) (int32, error) {
+		if id, ok := ids[k]; ok {
+			return id, nil
+		}
+		if len(order) >= maxProductStates || len(next) >= 1<<24 {
+			return 0, fmt.Errorf("length bound %d is too large for this string: %w", limit, errTooLarge)
+		}
+		id := add()
+		ids[k] = id
+		order = append(order, k)
+		return id, nil
+	}
+	first, err := get(key{0, 0})
+	if err != nil {
+		return nil, err
+	}
+	next[0*nc+int(quote)] = first
+	for i := 0; i < len(order); i++ {
+		k := order[i]
+		from := ids[k]
+		if content.accept[k.q] && int(k.n) >= minLen {
+			next[int(from)*nc+int(quote)] = 1
+		}
+		n := k.n
+		if content.bound[k.q] {
+			n++
+		}
+		if maxLen >= 0 && int(n) > maxLen {
+			continue
+		}
+		if maxLen < 0 && int(n) > limit {
+			n = int32(limit)
+		}
+		for c := 0; c < cc; c++ {
+			to := content.next[int(k.q)*cc+c]
+			if to < 0 {
+				continue
+			}
+			id, err := get(key{to, n})
+			if err != nil {
+				return nil, err
+			}
+			next[int(from)*nc+c] = id
+		}
+		// '"' now has a class of its own: give it the content's own
+		// transition (an escaped quote), which never meets a closing one.
+		if to := content.next[int(k.q)*cc+int(content.class['"'])]; to >= 0 {
+			if next[int(from)*nc+int(quote)] >= 0 {
+				return nil, errors.New("grammar: internal error: string content takes a raw '\"'")
+			}
+			id, err := get(key{to, n})
+			if err != nil {
+				return nil, err
+			}
+			next[int(from)*nc+int(quote)] = id
+		}
+	}
+	// Trim: keep states from which the closing quote can be reached.
+	states := len(next) / nc
+	rev := make([][]int32, states)
+	for s := 0; s < states; s++ {
+		for c := 0; c < nc; c++ {
+			if to := next[s*nc+c]; to >= 0 {
+				rev[to] = append(rev[to], int32(s))
+			}
+		}
+	}
+	live := make([]bool, states)
+	live[1] = true
+	stack := []int32{1}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, p := range rev[s] {
+			if !live[p] {
+				live[p] = true
+				stack = append(stack, p)
+			}
+		}
+	}
+	if !live[0] {
+		return nil, errors.New("no string can satisfy it")
+	}
+	d := &dfa{class: content.class, nclass: nc, next: next, accept: make([]bool, states), open: make([]bool, states), bound: make([]bool, states)}
+	d.class['"'] = uint8(quote)
+	d.accept[1] = true
+	for s := 0; s < states; s++ {
+		for c := 0; c < nc; c++ {
+			if to := next[s*nc+c]; to >= 0 {
+				if live[to] {
+					d.open[s] = true
+				} else {
+					next[s*nc+c] = -1
+				}
+			}
+		}
+	}
+	for k, id := range ids {
+		d.bound[id] = content.bound[k.q]
+	}
+	return d, nil
 }

@@ -51,8 +51,13 @@ const (
 )
 
 type node struct {
-	kind  kind
-	lex   *dfa
+	kind kind
+	lex  *dfa
+	// A counted lexical node (a plain string with minLength/maxLength)
+	// keeps its character count in frame.a, saturated at minLen when there
+	// is no maxLen.
+	counted        bool
+	minLen, maxLen int64
 	num   *numInfo
 	obj   *objInfo
 	arr   *arrInfo

@@ -349,7 +349,7 @@ func (m *Matcher) walk(out []uint64, w *walker, n int32, c byte, s state, pops *
 // walking the whole trie from a stack holding only that frame.
 func (m *Matcher) entry(f frame) *entry {
 	if nd := &m.g.nodes[f.node]; nd.kind == kLex {
-		return m.lexEntry(nd.lex, f.st)
+		return m.lexEntry(nd, f)
 	}
 	if e := m.cache.get(f); e != nil {
 		return e
@@ -502,17 +502,30 @@ func (g *Grammar) cacheFor(v *Vocab) *maskCache {
 }
 
 // lexKey names a lexical automaton's state for the vocabulary-wide cache.
+// For counted strings, rmax and rmin are the characters still allowed and
+// still needed; clamped at the longest token (no token can tell larger
+// values apart), they let every length bound share entries. rmax -1 means
+// no limit.
 type lexKey struct {
-	d  *dfa
-	st int32
+	d          *dfa
+	st         int32
+	rmax, rmin int32
 }
 
 // lexEntry is entry for a lexical frame: the automaton alone decides, so
-// the walk carries only its state, and the result is cached per
-// vocabulary for every grammar sharing the automaton.
-func (m *Matcher) lexEntry(d *dfa, st int32) *entry {
+// the walk carries only its state (and a character count), and the result
+// is cached per vocabulary for every grammar sharing the automaton.
+func (m *Matcher) lexEntry(nd *node, f frame) *entry {
 	v := m.v
-	k := lexKey{d, st}
+	d := nd.lex
+	k := lexKey{d: d, st: f.st, rmax: -1}
+	if nd.counted {
+		l := int64(v.maxPiece)
+		if nd.maxLen >= 0 && nd.maxLen-f.a < l {
+			k.rmax = int32(nd.maxLen - f.a)
+		}
+		k.rmin = int32(min(max(nd.minLen-f.a, 0), l+1))
+	}
 	v.lexMu.Lock()
 	e := v.lexCache[k]
 	v.lexMu.Unlock()
@@ -521,22 +534,21 @@ func (m *Matcher) lexEntry(d *dfa, st int32) *entry {
 	}
 	b := make([]uint64, v.words)
 	pops := &popSet{}
-	type item struct{ n, s int32 }
+	type item struct{ n, s, k int32 }
 	var stack []item
 	nc := d.nclass
+	class := &d.class
 	root := v.nodes[0]
-	if d.accept[st] {
+	if d.accept[f.st] {
 		for _, e := range v.edges[root.e0:root.e1] {
 			pops.add(0, e.child, e.b, 0)
 		}
 	}
-	row := d.next[int(st)*nc : int(st)*nc+nc]
 	for _, e := range v.edges[root.e0:root.e1] {
-		if to := row[d.class[e.b]]; to >= 0 {
-			stack = append(stack, item{e.child, to})
+		if to, kk := m.lexNext(nd, k, f.st, 0, e.b); to >= 0 {
+			stack = append(stack, item{e.child, to, kk})
 		}
 	}
-	class := &d.class
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -546,7 +558,6 @@ func (m *Matcher) lexEntry(d *dfa, st int32) *entry {
 		} else {
 			setRange(b, lo, hi)
 		}
-		row := d.next[int(it.s)*nc : int(it.s)*nc+nc]
 		edges := v.edges[t.e0:t.e1]
 		if d.accept[it.s] {
 			// Each trie node is reached once (the automaton is
@@ -555,9 +566,18 @@ func (m *Matcher) lexEntry(d *dfa, st int32) *entry {
 				pops.list = append(pops.list, deepPop{e.child, e.b, 0})
 			}
 		}
+		if !nd.counted {
+			row := d.next[int(it.s)*nc : int(it.s)*nc+nc]
+			for _, e := range edges {
+				if to := row[class[e.b]]; to >= 0 {
+					stack = append(stack, item{e.child, to, 0})
+				}
+			}
+			continue
+		}
 		for _, e := range edges {
-			if to := row[class[e.b]]; to >= 0 {
-				stack = append(stack, item{e.child, to})
+			if to, kk := m.lexNext(nd, k, it.s, it.k, e.b); to >= 0 {
+				stack = append(stack, item{e.child, to, kk})
 			}
 		}
 	}
@@ -575,4 +595,25 @@ func (m *Matcher) lexEntry(d *dfa, st int32) *entry {
 	}
 	v.lexMu.Unlock()
 	return e
+}
+
+// lexNext steps a lexical automaton by byte c from state s after k
+// characters of this walk, applying the limits of key (counted strings).
+func (m *Matcher) lexNext(nd *node, key lexKey, s, k int32, c byte) (int32, int32) {
+	d := nd.lex
+	to := d.step(s, c)
+	if to < 0 || !nd.counted {
+		return to, k
+	}
+	if d.closing(to) {
+		if k < key.rmin {
+			return -1, k
+		}
+	} else if d.bound[s] {
+		k++
+		if key.rmax >= 0 && k > key.rmax {
+			return -1, k
+		}
+	}
+	return to, k
 }

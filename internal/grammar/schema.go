@@ -846,24 +846,24 @@ func (c *compiler) str(s *jv, path string) (int32, error) {
 		if minLen == 0 && maxLen < 0 {
 			return c.b.plainString(), nil
 		}
-		content = plainContent()
+		if maxLen >= 0 && minLen > maxLen {
+			return -1, c.fail(path, "minLength", "minLength %d is above maxLength %d", minLen, maxLen)
+		}
+		return c.b.countedString(minLen, maxLen), nil
 	}
 	key += fmt.Sprintf("\x00len=%d,%d", minLen, maxLen)
 	id, err := c.b.lex(key, func() (*dfa, error) {
-		if maxLen > maxTableStates || minLen > maxTableStates {
+		if maxLen > maxProductStates || minLen > maxProductStates {
 			return nil, fmt.Errorf("length bound too large: %w", errTooLarge)
 		}
 		return stringDFA(content, int(minLen), int(maxLen))
 	})
 	if err != nil {
 		kw := "pattern"
-		if minLen > 0 || maxLen >= 0 {
-			kw = "maxLength"
-			if maxLen < 0 {
-				kw = "minLength"
-			}
+		if !s.has("pattern") {
+			kw = "format"
 		}
-		if !s.has("pattern") && !s.has("format") {
+		if minLen > 0 || maxLen >= 0 {
 			kw = "maxLength"
 			if maxLen < 0 {
 				kw = "minLength"

@@ -145,7 +145,23 @@ func (w *walker) step(s state, c int, out []state) []state {
 		d := nd.lex
 		if c < 256 {
 			if to := d.step(f.st, byte(c)); to >= 0 {
-				out = append(out, state{frame{node: f.node, st: to}, s.rest})
+				n, ok := f.a, true
+				if nd.counted {
+					switch {
+					case d.closing(to):
+						n, ok = 0, n >= nd.minLen
+					case d.bound[f.st]:
+						n++
+						if nd.maxLen >= 0 {
+							ok = n <= nd.maxLen
+						} else if n > nd.minLen {
+							n = nd.minLen
+						}
+					}
+				}
+				if ok {
+					out = append(out, state{frame{node: f.node, st: to, a: n}, s.rest})
+				}
 			}
 		}
 		if d.accept[f.st] {

@@ -135,11 +135,21 @@ func formatTable(name string) (*table, bool, error) {
 // stringDFA builds the automaton of a whole JSON string (quotes included)
 // whose content follows content and has minLen..maxLen characters.
 func stringDFA(content *table, minLen, maxLen int) (*dfa, error) {
-	if minLen > 0 || maxLen >= 0 {
-		var err error
-		if content, err = content.withLength(minLen, maxLen); err != nil {
-			return nil, err
-		}
+	if minLen == 0 && maxLen < 0 {
+		return content.quoted().compile()
 	}
-	return content.quoted().compile()
+	c, err := content.compile()
+	if err != nil {
+		return nil, err
+	}
+	return lengthDFA(c, minLen, maxLen)
 }
+
+// plainStringDFA is the automaton of any JSON string.
+var plainStringDFA = sync.OnceValue(func() *dfa {
+	d, err := plainContent().quoted().compile()
+	if err != nil {
+		panic("grammar: plain string automaton: " + err.Error())
+	}
+	return d
+})

@@ -21,6 +21,9 @@ type Vocab struct {
 	isEOG  map[int32]bool
 	pieces [][]byte
 	rankID []int32 // rank -> id
+	// maxPiece is the longest maskable piece in bytes: no token adds more
+	// characters to a string.
+	maxPiece int
 	// unranked are the ids never allowed by a mask bit: empty pieces and
 	// end-of-generation tokens.
 	unranked []int32
@@ -70,6 +73,7 @@ func NewVocab(pieces [][]byte, eog []int32) *Vocab {
 	for id, p := range pieces {
 		if len(p) > 0 && !v.isEOG[int32(id)] {
 			v.rankID = append(v.rankID, int32(id))
+			v.maxPiece = max(v.maxPiece, len(p))
 		} else {
 			v.unranked = append(v.unranked, int32(id))
 		}

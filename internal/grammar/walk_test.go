@@ -64,6 +64,9 @@ var walkSchemas = []struct {
 	{"enum-mixed", `{"enum":[1,2.5,"x",null,true,{"k":[1,2]},"dup","dup"]}`},
 	{"required-undeclared", `{"type":"object","properties":{"a":{"type":"integer"}},"required":["a","zz"]}`},
 	{"extra-with-schema", `{"type":"object","properties":{"name":{"type":"string","maxLength":4}},"additionalProperties":{"type":"boolean"}}`},
+	{"lengths", `{"type":"object","properties":{"e":{"type":"string","format":"email","maxLength":12},
+		"w":{"type":"string","pattern":"^[a-z]+$","minLength":3,"maxLength":5},"d":{"type":"string","maxLength":2000},
+		"m":{"type":"string","minLength":40},"u":{"type":"string","minLength":2,"maxLength":2}},"required":["e","w","d","m","u"]}`},
 	{"draft4", `{"type":"array","items":[{"type":"integer","minimum":0,"exclusiveMinimum":true},{"type":"string","maxLength":2}],"additionalItems":false}`},
 }
 
