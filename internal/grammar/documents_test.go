@@ -67,12 +67,12 @@ var invalidDocs = []struct {
 	{`{"type":"object","properties":{"name":{"type":"string","maxLength":5},"age":{"type":"integer","minimum":0,"maximum":150},
 		"born":{"type":"string","format":"date"},"id":{"type":"string","format":"uuid"},"tags":{"type":"array","items":{"enum":["a","b"]},"minItems":1,"maxItems":2}},
 		"required":["name","age"],"additionalProperties":false}`, []string{
-		`{"name":"x"}`,                // missing required
-		`{"name":"x","age":1,"z":1}`,  // extra property
-		`{"name":"abcdef","age":1}`,   // too long
-		`{"name":"x","age":151}`,      // above maximum
-		`{"name":"x","age":-1}`,       // below minimum
-		`{"name":"x","age":1.5}`,      // not an integer
+		`{"name":"x"}`,               // missing required
+		`{"name":"x","age":1,"z":1}`, // extra property
+		`{"name":"abcdef","age":1}`,  // too long
+		`{"name":"x","age":151}`,     // above maximum
+		`{"name":"x","age":-1}`,      // below minimum
+		`{"name":"x","age":1.5}`,     // not an integer
 		`{"name":"x","age":1,"born":"2023-02-29"}`,
 		`{"name":"x","age":1,"born":"2024-13-01"}`,
 		`{"name":"x","age":1,"id":"123e4567-e89b-12d3-a456-42661417400"}`,
@@ -80,9 +80,9 @@ var invalidDocs = []struct {
 		`{"name":"x","age":1,"tags":["a","b","a"]}`,
 		`{"name":"x","age":1,"tags":["c"]}`,
 	}, []string{
-		`{"age":1,"name":"x"}`,           // properties in schema order
+		`{"age":1,"name":"x"}`,            // properties in schema order
 		`{"name":"x","name":"y","age":1}`, // no repeated key
-		`{"name":"x",  "age":1}`,         // one whitespace run
+		`{"name":"x",  "age":1}`,          // one whitespace run
 	}},
 	{`{"type":"array","prefixItems":[{"type":"string"},{"const":true}],"items":false}`, []string{`["a",true,1]`, `[true]`, `["a",false]`}, nil},
 	{`{"oneOf":[{"type":"object","properties":{"kind":{"const":"a"},"x":{"type":"integer"}},"required":["kind","x"],"additionalProperties":false},

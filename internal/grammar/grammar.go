@@ -58,11 +58,11 @@ type node struct {
 	// is no maxLen.
 	counted        bool
 	minLen, maxLen int64
-	num   *numInfo
-	obj   *objInfo
-	arr   *arrInfo
-	alts  []int32 // kAlt
-	child int32   // kRoot: the value; kKey: its object
+	num            *numInfo
+	obj            *objInfo
+	arr            *arrInfo
+	alts           []int32 // kAlt
+	child          int32   // kRoot: the value; kKey: its object
 }
 
 type prop struct {
