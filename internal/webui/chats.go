@@ -82,6 +82,16 @@ func (h *Handler) loadChat(ctx context.Context, userID, id string) (Chat, error)
 	return c, err
 }
 
+// chatAndMessages loads the user's chat with its messages.
+func (h *Handler) chatAndMessages(ctx context.Context, userID, id string) (Chat, []Message, error) {
+	c, err := h.loadChat(ctx, userID, id)
+	if err != nil {
+		return c, nil, err
+	}
+	ms, err := h.messages(ctx, c.ID)
+	return c, ms, err
+}
+
 // messages loads a chat's messages in creation order, with each one's children filled in.
 func (h *Handler) messages(ctx context.Context, chatID string) ([]Message, error) {
 	rows, err := h.db.Query(ctx, `SELECT id, parent_id, role, content, model, connection_id, created_at, done, stopped,
@@ -252,11 +262,7 @@ func (h *Handler) createChat(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 func (h *Handler) getChat(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	c, err := h.loadChat(r.Context(), p.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	ms, err := h.messages(r.Context(), c.ID)
+	c, ms, err := h.chatAndMessages(r.Context(), p.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -378,11 +384,7 @@ func (h *Handler) exportChat(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if format != "json" && format != "markdown" {
 		return errorf(400, "format %q: want json or markdown", format)
 	}
-	c, err := h.loadChat(r.Context(), p.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	ms, err := h.messages(r.Context(), c.ID)
+	c, ms, err := h.chatAndMessages(r.Context(), p.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

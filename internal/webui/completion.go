@@ -297,11 +297,7 @@ func (h *Handler) chatCompletion(w http.ResponseWriter, r *http.Request, p *auth
 		return err
 	}
 	ctx := r.Context()
-	chat, err := h.loadChat(ctx, p.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	ms, err := h.messages(ctx, chat.ID)
+	chat, ms, err := h.chatAndMessages(ctx, p.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -549,11 +545,7 @@ func firstWords(s string) string {
 
 func (h *Handler) titleChat(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	ctx := r.Context()
-	chat, err := h.loadChat(ctx, p.ID, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	ms, err := h.messages(ctx, chat.ID)
+	chat, ms, err := h.chatAndMessages(ctx, p.ID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
