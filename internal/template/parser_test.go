@@ -334,3 +334,46 @@ func TestParserNoMarkers(t *testing.T) {
 		t.Fatal("ToolSyntax names")
 	}
 }
+
+// FuzzParserSplit checks that the parser's result does not depend on how
+// the output is split into pieces, and that with nothing to extract the
+// content is the output unchanged.
+//
+//	go test ./internal/template -run '^$' -fuzz FuzzParserSplit -fuzztime 20s
+func FuzzParserSplit(f *testing.F) {
+	for _, c := range streamCases {
+		f.Add(c.template, c.output, uint16(len(c.output)/2), uint16(3))
+	}
+	names := map[string]bool{}
+	for _, c := range streamCases {
+		names[c.template] = true
+	}
+	f.Fuzz(func(t *testing.T, template, output string, cut, step uint16) {
+		if !names[template] || !utf8.ValidString(output) {
+			return
+		}
+		m := sharedMarkers(t, template)
+		o := ParserOptions{Thinking: true, Tools: true}
+		whole := runStream(t, m, o, []string{output})
+		k := int(cut) % (len(output) + 1)
+		var pieces []string
+		pieces = append(pieces, output[:k])
+		st := int(step)%7 + 1
+		for i := k; i < len(output); i += st {
+			pieces = append(pieces, output[i:min(i+st, len(output))])
+		}
+		split := runStream(t, m, o, pieces)
+		if whole.Content != split.Content || whole.Thinking != split.Thinking || len(whole.ToolCalls) != len(split.ToolCalls) {
+			t.Fatalf("split changed the result:\nwhole %+v\nsplit %+v", whole, split)
+		}
+		for i := range whole.ToolCalls {
+			if whole.ToolCalls[i].Function.Name != split.ToolCalls[i].Function.Name || string(whole.ToolCalls[i].Function.Arguments) != string(split.ToolCalls[i].Function.Arguments) {
+				t.Fatalf("split changed call %d", i)
+			}
+		}
+		plain := runStream(t, Markers{}, o, pieces)
+		if plain.Content != output {
+			t.Fatalf("pass-through changed the text: %q -> %q", output, plain.Content)
+		}
+	})
+}

@@ -12,9 +12,32 @@
 //     .Prompt, .Response, .Think ...) including Ollama's legacy handling of
 //     templates without .Messages. ParseGo.
 //
-// The output side is Parser (see parser.go): a streaming splitter of model
-// output into content, thinking and tool calls, with markers derived from
-// the template.
+// The output side is Parser: a streaming splitter of model output into
+// content, thinking and tool calls. Its Markers come from the template
+// (Template.Markers) by this rule:
+//
+//  1. Probe. Render a user turn with the generation prompt, then the same
+//     user turn followed by an assistant turn that holds (a) a plain answer,
+//     (b) an answer with reasoning, (c) one tool call, (d) two tool calls,
+//     all with sentinel names and values. What follows the generation
+//     prompt is what the model itself would write.
+//  2. Thinking: the text before the sentinel reasoning is the opening
+//     marker, the text between it and the answer the closing marker
+//     (<think> </think>, gpt-oss "<|channel|>analysis<|message|>" ...).
+//  3. Tool calls: strip what the call turn shares with the plain answer
+//     (turn header and end, cut at special-token boundaries); the rest is a
+//     JSON value containing the call (Qwen <tool_call>{...}</tool_call>,
+//     Mistral [TOOL_CALLS][...], Llama 3.x bare JSON), an XML-style
+//     <function=...> call (Qwen3-Coder, Nemotron 3), or name, separator,
+//     JSON arguments (Mistral Small [ARGS], Kimi K2, DeepSeek V3.1,
+//     gpt-oss). The two-call rendering gives the text between calls.
+//  4. Fallbacks. If the probes find nothing (the template rejects them or
+//     ignores reasoning), well-known marker texts present in the template
+//     are used (<think>, <seed:think>, <tool_call>, [TOOL_CALLS],
+//     <|python_tag|> ...); for Go templates, Ollama's own rules: the tool
+//     tag is the first text inside {{ if .ToolCalls }} (cut at "{",
+//     default "{"), and the thinking tags are the first and last text of
+//     the list that prints .Thinking inside the range over .Messages.
 package template
 
 import (

@@ -256,3 +256,114 @@ func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+// TestConcurrentRender renders one parsed template from many goroutines
+// (run with -race): templates are shared by all requests of a model.
+func TestConcurrentRender(t *testing.T) {
+	dir := testutil.Shared(t, "testdata", "templates")
+	src, err := os.ReadFile(filepath.Join(dir, "jinja", "gemma4_31b.jinja"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jt, err := ParseJinja(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gsrc, err := os.ReadFile(filepath.Join(dir, "gotmpl", "llama3-instruct.gotmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gt, err := ParseGo(string(gsrc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &Request{
+		Messages:            []Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi"}, {Role: "assistant", ToolCalls: []ToolCall{probeCall("get_current_weather", "abcdefghi")}}, {Role: "tool", Content: "22", ToolName: "get_current_weather"}},
+		Tools:               probeTools,
+		AddGenerationPrompt: true,
+		Now:                 fixedNow,
+	}
+	for _, tmpl := range []Template{jt, gt} {
+		want, err := tmpl.Render(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 8)
+		for g := 0; g < 8; g++ {
+			go func() {
+				for i := 0; i < 20; i++ {
+					got, err := tmpl.Render(req)
+					if err == nil && got != want {
+						err = errors.New("concurrent rendering differs")
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for g := 0; g < 8; g++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestThinkOptions checks how Request.Think and ThinkLevel reach Jinja
+// templates (enable_thinking, thinking, reasoning_effort) and Go templates
+// (.Think, .IsThinkSet, .ThinkLevel).
+func TestThinkOptions(t *testing.T) {
+	jt, err := ParseJinja(`{{ enable_thinking is defined }}|{{ enable_thinking }}|{{ thinking }}|{{ reasoning_effort|default('unset') }}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	for _, c := range []struct {
+		req  Request
+		want string
+	}{
+		{Request{}, "False|||unset"},
+		{Request{Think: &yes}, "True|True|True|unset"},
+		{Request{Think: &no}, "True|False|False|unset"},
+		{Request{ThinkLevel: "high"}, "True|True|True|high"},
+		{Request{Think: &yes, Extra: map[string]json.RawMessage{"enable_thinking": json.RawMessage("false")}}, "True|False|True|unset"},
+	} {
+		got, err := jt.Render(&c.req)
+		if err != nil || got != c.want {
+			t.Errorf("%+v: got %q (%v), want %q", c.req, got, err, c.want)
+		}
+	}
+	gt, err := ParseGo(`{{ range .Messages }}{{ end }}{{ .Think }} {{ .IsThinkSet }} {{ .ThinkLevel }} {{ currentDate }}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := gt.Render(&Request{Think: &no, ThinkLevel: "low", Now: fixedNow})
+	if err != nil || got != "false true low 2026-01-01" {
+		t.Fatalf("go template: %q, %v", got, err)
+	}
+}
+
+// TestGoTemplateToolData checks the tool data Go templates see: tools and
+// arguments print as JSON, properties range by name, TypeScript types.
+func TestGoTemplateToolData(t *testing.T) {
+	src := `{{ range .Tools }}{{ .Function.Name }}:{{ range $k, $v := .Function.Parameters.Properties }}{{ $k }}={{ toTypeScriptType $v }};{{ end }}{{ end }}|{{ json .Tools }}|{{ range .Messages }}{{ range .ToolCalls }}{{ .Function.Name }}{{ .Function.Arguments }}{{ end }}{{ end }}`
+	gt, err := ParseGo(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tool := json.RawMessage(`{"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object", "required": ["b"], "properties": {"b": {"type": ["string", "null"], "description": "x"}, "a": {"type": "integer"}}}}}`)
+	got, err := gt.Render(&Request{
+		Messages: []Message{{Role: "assistant", ToolCalls: []ToolCall{{Function: ToolCallFunction{Name: "f", Arguments: json.RawMessage(`{"z": 1, "a": "<x>"}`)}}}}},
+		Tools:    []json.RawMessage{tool},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `f:a=number;b=string | null;|[{"type":"function","function":{"name":"f","description":"d","parameters":{"type":"object","required":["b"],"properties":{"a":{"type":"integer"},"b":{"type":["string","null"],"description":"x"}}}}}]|f{"a":"\u003cx\u003e","z":1}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

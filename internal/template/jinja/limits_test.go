@@ -127,3 +127,22 @@ func TestRuntimeErrorLine(t *testing.T) {
 		t.Fatalf("want an error at line 3, got %v", err)
 	}
 }
+
+// TestIntegerOverflow checks that integer arithmetic beyond 64 bits fails
+// cleanly instead of wrapping around.
+func TestIntegerOverflow(t *testing.T) {
+	for _, src := range []string{"{{ 2 ** 64 }}", "{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775807 - 2 }}", "{{ 4294967296 * 4294967296 }}"} {
+		tmpl, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := tmpl.Render(nil); err == nil {
+			t.Fatalf("%s rendered %q, want an overflow error", src, out)
+		}
+	}
+	tmpl, _ := Parse("{{ 2 ** 62 }} {{ (-2) ** 63 }} {{ 0 ** 0 }} {{ 1 ** 1000000 }} {{ 0 ** 5 }} {{ (-1) ** 3 }}")
+	out, err := tmpl.Render(nil)
+	if err != nil || out != "4611686018427387904 -9223372036854775808 1 1 0 -1" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}

@@ -420,17 +420,29 @@ func numArith(op string, ai int64, af float64, afl bool, bi int64, bf float64, b
 	switch op {
 	case "+":
 		if isInt {
-			return ai + bi, nil
+			r := ai + bi
+			if (r > ai) != (bi > 0) {
+				return nil, overflowErr()
+			}
+			return r, nil
 		}
 		return af + bf, nil
 	case "-":
 		if isInt {
-			return ai - bi, nil
+			r := ai - bi
+			if (r < ai) != (bi > 0) {
+				return nil, overflowErr()
+			}
+			return r, nil
 		}
 		return af - bf, nil
 	case "*":
 		if isInt {
-			return ai * bi, nil
+			r, err := mulInt(ai, bi)
+			if err != nil {
+				return nil, err
+			}
+			return r, nil
 		}
 		return af * bf, nil
 	case "/":
@@ -474,13 +486,28 @@ func numArith(op string, ai int64, af float64, afl bool, bi int64, bf float64, b
 		return m, nil
 	case "**":
 		if isInt && bi >= 0 {
-			r := int64(1)
-			base := ai
-			for e := bi; e > 0; e >>= 1 {
-				if e&1 == 1 {
-					r *= base
+			switch ai {
+			case 0:
+				if bi == 0 {
+					return int64(1), nil
 				}
-				base *= base
+				return int64(0), nil
+			case 1:
+				return int64(1), nil
+			case -1:
+				if bi%2 == 0 {
+					return int64(1), nil
+				}
+				return int64(-1), nil
+			}
+			// |ai| >= 2 overflows within 64 multiplications.
+			r := int64(1)
+			for e := int64(0); e < bi; e++ {
+				v, err := mulInt(r, ai)
+				if err != nil {
+					return nil, err
+				}
+				r = v
 			}
 			return r, nil
 		}
@@ -490,6 +517,23 @@ func numArith(op string, ai int64, af float64, afl bool, bi int64, bf float64, b
 		return math.Pow(af, bf), nil
 	}
 	return nil, runtimeErr("unknown operator %s", op)
+}
+
+// overflowErr reports an integer result outside int64; Python would
+// switch to a big integer, which chat templates never need.
+func overflowErr() error {
+	return &Error{Kind: RuntimeError, Msg: "integer result out of the 64-bit range"}
+}
+
+func mulInt(a, b int64) (int64, error) {
+	if a == 0 || b == 0 {
+		return 0, nil
+	}
+	r := a * b
+	if r/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
+		return 0, overflowErr()
+	}
+	return r, nil
 }
 
 // pyIndex resolves a possibly negative index into [0, n).
