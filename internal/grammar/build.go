@@ -175,57 +175,42 @@ func (b *builder) anyArray() int32 {
 	return b.array(&arrInfo{items: b.anyValue(), max: -1})
 }
 
-// finish adds the root and resolves choices into their concrete
-// alternatives, refusing choices that lead back to themselves without
-// consuming input (a $ref loop such as {"$ref": "#"} at the top).
+// finish adds the root, removes what cannot finish (see finite.go) and
+// resolves choices into their concrete alternatives. A choice may lead
+// back to itself ({"anyOf": [{"$ref": "#"}, ...]}); such a loop adds
+// nothing, so the sets are computed as a fixpoint.
 func (b *builder) finish(value int32) (*Grammar, error) {
 	g := b.g
 	g.root = g.add(node{kind: kRoot, child: value})
+	if err := g.prune(g.costs()); err != nil {
+		return nil, err
+	}
 	g.concrete = make([][]int32, len(g.nodes))
-	const (
-		unseen = iota
-		active
-		done
-	)
-	mark := make([]uint8, len(g.nodes))
-	var resolve func(n int32) error
-	resolve = func(n int32) error {
-		switch mark[n] {
-		case done:
-			return nil
-		case active:
-			return fmt.Errorf("the schema refers to itself without nesting inside an object or array")
+	for n := range g.nodes {
+		if g.nodes[n].kind != kAlt {
+			g.concrete[n] = []int32{int32(n)}
 		}
-		nd := &g.nodes[n]
-		if nd.kind != kAlt {
-			g.concrete[n] = []int32{n}
-			mark[n] = done
-			return nil
-		}
-		mark[n] = active
-		seen := map[int32]bool{}
-		var out []int32
-		for _, a := range nd.alts {
-			if err := resolve(a); err != nil {
-				return err
+	}
+	for changed := true; changed; {
+		changed = false
+		for n := range g.nodes {
+			nd := &g.nodes[n]
+			if nd.kind != kAlt {
+				continue
 			}
-			for _, c := range g.concrete[a] {
-				if !seen[c] {
-					seen[c] = true
-					out = append(out, c)
+			have := map[int32]bool{}
+			for _, c := range g.concrete[n] {
+				have[c] = true
+			}
+			for _, a := range nd.alts {
+				for _, c := range g.concrete[a] {
+					if !have[c] {
+						have[c] = true
+						g.concrete[n] = append(g.concrete[n], c)
+						changed = true
+					}
 				}
 			}
-		}
-		if len(out) == 0 {
-			return fmt.Errorf("an anyOf has no alternatives")
-		}
-		g.concrete[n] = out
-		mark[n] = done
-		return nil
-	}
-	for n := range g.nodes {
-		if err := resolve(int32(n)); err != nil {
-			return nil, err
 		}
 	}
 	return g, nil

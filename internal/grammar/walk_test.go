@@ -67,6 +67,10 @@ var walkSchemas = []struct {
 	{"lengths", `{"type":"object","properties":{"e":{"type":"string","format":"email","maxLength":12},
 		"w":{"type":"string","pattern":"^[a-z]+$","minLength":3,"maxLength":5},"d":{"type":"string","maxLength":2000},
 		"m":{"type":"string","minLength":40},"u":{"type":"string","minLength":2,"maxLength":2}},"required":["e","w","d","m","u"]}`},
+	{"pruned", `{"$defs":{"inf":{"type":"object","properties":{"c":{"$ref":"#/$defs/inf"}},"required":["c"]},
+		"loop":{"anyOf":[{"type":"integer"},{"$ref":"#/$defs/loop"}]}},
+		"type":"object","properties":{"a":{"anyOf":[{"$ref":"#/$defs/inf"},{"type":"string","maxLength":3}]},"b":{"$ref":"#/$defs/inf"},
+		"l":{"$ref":"#/$defs/loop"},"arr":{"type":"array","items":{"$ref":"#/$defs/inf"}}},"required":["a","l","arr"]}`},
 	{"draft4", `{"type":"array","items":[{"type":"integer","minimum":0,"exclusiveMinimum":true},{"type":"string","maxLength":2}],"additionalItems":false}`},
 }
 
