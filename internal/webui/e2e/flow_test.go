@@ -229,6 +229,7 @@ func runFlow(t *testing.T, prefix, front string, reg *registrytest.Server, resta
 	admin.fill(`[data-testid=rename-input]`, "My story")
 	js[bool](admin, `(() => { document.querySelector('[data-testid=rename-input]').dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true})); return true })()`)
 	admin.wait("the new title", `document.querySelector('`+item+` a').innerText === 'My story'`)
+	admin.waitFor("the new title saved", `fetch('/api/v1/chats/`+chatID+`').then(r => r.json()).then(c => c.title === 'My story')`, 10*time.Second)
 
 	// 10. Export as JSON and Markdown.
 	if st := admin.fetchJSON("GET", "/api/v1/chats/"+chatID+"/export?format=json", &chat); st != 200 || len(chat.Messages) != 5 || chat.Title != "My story" || chat.System != "You tell short stories." {
