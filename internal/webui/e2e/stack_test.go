@@ -6,14 +6,19 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,9 +45,36 @@ func registryFor(t *testing.T) *registrytest.Server {
 	return reg
 }
 
-// golem is one Golem server as `golem serve` composes it: the UI and its API (internal/webui) and the
-// built-in engine's Ollama and OpenAI APIs (internal/server) on one port. Stop and Start keep the
-// address, the data dir and the database, as a restart of the process would.
+// golemServer is one Golem server: the UI and its API and the built-in engine's APIs on one port.
+// Restart keeps the address, the data dir, the model store and the database.
+type golemServer interface {
+	URL() string
+	Restart()
+	Stop()
+}
+
+// newGolem starts `golem serve` as a process when the binary serves the UI, else (GOLEM_E2E_SERVER=
+// inprocess, or a binary without the UI) the same composition in this process.
+func newGolem(t *testing.T, dataDir, modelsDir, dbURL, registryURL string) golemServer {
+	t.Helper()
+	mode := os.Getenv("GOLEM_E2E_SERVER")
+	if mode != "inprocess" {
+		p := startProcess(t, dataDir, modelsDir, dbURL, registryURL)
+		if p.servesUI() {
+			return p
+		}
+		p.Stop()
+		if mode == "process" {
+			t.Fatal("GOLEM_E2E_SERVER=process, but `golem serve` does not serve the web UI (/api/v1/config)")
+		}
+		t.Log("`golem serve` does not serve the web UI yet: testing the same composition in-process")
+	}
+	return newInProcess(t, dataDir, modelsDir, dbURL, registryURL)
+}
+
+// golem is Golem composed in this process as `golem serve` composes it: the UI and its API
+// (internal/webui) and the built-in engine's Ollama and OpenAI APIs (internal/server) on one port.
+// Stop and Start keep the address, as a restart of the process would.
 type golem struct {
 	t         *testing.T
 	addr      string
@@ -56,7 +88,7 @@ type golem struct {
 	done      chan struct{}
 }
 
-func newGolem(t *testing.T, dataDir, modelsDir, dbURL, registryURL string) *golem {
+func newInProcess(t *testing.T, dataDir, modelsDir, dbURL, registryURL string) *golem {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -242,4 +274,134 @@ func newRoundRobin(t *testing.T, targets ...string) *roundRobin {
 func tempDirs(t *testing.T) (data, models string) {
 	d := t.TempDir()
 	return filepath.Join(d, "data"), filepath.Join(d, "models")
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// golemBinary builds cmd/golem once per test run.
+func golemBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "golem-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "golem")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/golem")
+		cmd.Dir = testutil.RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/golem: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// process is `golem serve` running as a child process.
+type process struct {
+	t    *testing.T
+	addr string
+	env  []string
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan struct{}
+}
+
+func startProcess(t *testing.T, dataDir, modelsDir, dbURL, registryURL string) *process {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logf, err := os.CreateTemp(t.TempDir(), "golem-serve-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{t: t, addr: addr, log: logf, env: append(os.Environ(),
+		"GOLEM_HOST="+addr, "GOLEM_HOME="+dataDir, "GOLEM_MODELS="+modelsDir, "DATABASE_URL="+dbURL,
+		"GOLEM_REGISTRY_MIRROR="+registryURL, "GOLEM_SHUTDOWN_TIMEOUT=2s", "GOLEM_NUM_PARALLEL=2",
+		"OLLAMA_BASE_URL=", "OLLAMA_BASE_URLS=", "OPENAI_API_BASE_URL=", "OPENAI_API_BASE_URLS=",
+		"OPENAI_API_KEY=", "OPENAI_API_KEYS=", "ENABLE_SIGNUP=", "DEFAULT_USER_ROLE=", "WEBUI_SECRET_KEY=")}
+	p.Start()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+func (p *process) URL() string { return "http://" + p.addr }
+
+func (p *process) Start() {
+	t := p.t
+	p.cmd = exec.Command(golemBinary(t), "serve")
+	p.cmd.Env = p.env
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start golem serve: %v", err)
+	}
+	p.done = make(chan struct{})
+	go func() { p.cmd.Wait(); close(p.done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.URL() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("golem serve exited at start: %s", p.logText())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("golem serve did not answer /healthz within 30 s: %s", p.logText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *process) servesUI() bool {
+	resp, err := http.Get(p.URL() + "/api/v1/config")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")
+}
+
+func (p *process) logText() string {
+	b, _ := os.ReadFile(p.log.Name())
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// Stop ends the process as an operator would: SIGTERM, then a kill if it hangs.
+func (p *process) Stop() {
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.cmd = nil
+}
+
+func (p *process) Restart() {
+	p.Stop()
+	p.Start()
 }
