@@ -1,10 +1,15 @@
 package webui
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http/httptest"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -451,5 +456,46 @@ func TestAssetsAndUnknownPaths(t *testing.T) {
 	}
 	if r := c.do("POST", "/", "{}"); r.status != 405 {
 		t.Errorf("POST /: %d", r.status)
+	}
+}
+
+// Every text file of the build goes gzipped to clients that accept it, and plain to others; both
+// decode to the embedded bytes.
+func TestAssetsGzip(t *testing.T) {
+	srv, _ := uiServer(t, Config{DataDir: t.TempDir()})
+	c := newClient(t, srv.URL)
+	n := 0
+	err := fs.WalkDir(dist, "dist", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !compressible[path.Ext(p)] {
+			return err
+		}
+		want, _ := dist.ReadFile(p)
+		url := strings.TrimPrefix(p, "dist")
+		for _, enc := range []string{"gzip, deflate, br", "identity", "gzip;q=0"} {
+			req := c.req("GET", url, nil)
+			req.Header.Set("Accept-Encoding", enc)
+			r := c.send(req)
+			body := r.body
+			if r.header.Get("Content-Encoding") == "gzip" {
+				if enc != "gzip, deflate, br" {
+					t.Errorf("%s: gzip sent for Accept-Encoding %q", url, enc)
+				}
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if err != nil {
+					t.Fatalf("%s: %v", url, err)
+				}
+				body, _ = io.ReadAll(zr)
+			} else if enc == "gzip, deflate, br" && len(want) > 1024 {
+				t.Errorf("%s (%d bytes) not gzipped", url, len(want))
+			}
+			if r.status != 200 || !bytes.Equal(body, want) {
+				t.Errorf("%s with %q: %d, %d bytes, want the %d embedded", url, enc, r.status, len(body), len(want))
+			}
+		}
+		n++
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("walked %d files: %v", n, err)
 	}
 }
