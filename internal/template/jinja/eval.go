@@ -467,14 +467,12 @@ func (r *renderer) eval(e expr, sc *scope) (Value, error) {
 					return nil, err
 				}
 			}
-			v, err := sliceValue(obj, parts[0], parts[1], parts[2])
-			if err != nil {
-				if _, ok := obj.(*Dict); ok || obj == nil {
-					return undefinedIn(obj, "slice"), nil
-				}
-				return nil, err
+			// Slices bypass the sandbox's getitem in jinja2: slicing
+			// anything but a sequence is an error.
+			if _, ok := obj.(*Dict); ok {
+				return nil, runtimeErr("unhashable type: 'slice'")
 			}
-			return v, nil
+			return sliceValue(obj, parts[0], parts[1], parts[2])
 		}
 		key, err := r.eval(x.key, sc)
 		if err != nil {

@@ -404,6 +404,8 @@ func filterInt(r *renderer, in Value, args []Value, kw []namedArg) (Value, error
 		return nil, err
 	}
 	switch x := in.(type) {
+	case *Undefined:
+		return nil, undefinedErr(x)
 	case int64:
 		return x, nil
 	case bool:
@@ -434,6 +436,8 @@ func filterFloat(r *renderer, in Value, args []Value, kw []namedArg) (Value, err
 		return nil, err
 	}
 	switch x := in.(type) {
+	case *Undefined:
+		return nil, undefinedErr(x)
 	case float64:
 		return x, nil
 	case int64:
@@ -883,6 +887,12 @@ func filterRound(r *renderer, in Value, args []Value, kw []namedArg) (Value, err
 		if i, ok := in.(int64); ok && prec >= 0 {
 			return i, nil
 		}
+		if b, ok := in.(bool); ok && prec >= 0 {
+			if b {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		}
 		if math.IsInf(f, 0) || math.IsNaN(f) {
 			return f, nil
 		}
@@ -1106,15 +1116,22 @@ func filterTruncate(r *renderer, in Value, args []Value, kw []namedArg) (Value, 
 		}
 	}
 	end := toStr(p[2])
-	s := toStr(in)
-	rs := []rune(s)
 	endLen := int64(utf8.RuneCountInString(end))
 	if n < endLen {
 		return nil, runtimeErr("expected length >= %d, got %d", endLen, n)
 	}
-	if int64(len(rs)) <= n+leeway {
-		return s, nil
+	size, err := length(in)
+	if err != nil {
+		return nil, err
 	}
+	if int64(size) <= n+leeway {
+		return in, nil
+	}
+	s, ok := isStr(in)
+	if !ok {
+		return nil, runtimeErr("can only concatenate %s (not \"str\") to %s", typeName(in), typeName(in))
+	}
+	rs := []rune(s)
 	cut := string(rs[:n-endLen])
 	if truthy(p[1]) {
 		return cut + end, nil
@@ -1160,7 +1177,8 @@ func filterUnique(r *renderer, in Value, args []Value, kw []namedArg) (Value, er
 	return newGenerator(out), nil
 }
 
-var wordRE = regexp.MustCompile(`\w+`)
+// wordRE is Python's \w+ on str: Unicode letters, digits and underscore.
+var wordRE = regexp.MustCompile(`[\p{L}\p{N}_]+`)
 
 func filterWordcount(r *renderer, in Value, args []Value, kw []namedArg) (Value, error) {
 	return int64(len(wordRE.FindAllStringIndex(toStr(in), -1))), nil

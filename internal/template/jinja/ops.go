@@ -176,7 +176,9 @@ func iterate(v Value) ([]Value, error) {
 	case string:
 		return splitChars(x, false), nil
 	case Markup:
-		return splitChars(string(x), true), nil
+		// Iterating a Markup yields plain characters (markupsafe does not
+		// override __iter__).
+		return splitChars(string(x), false), nil
 	case *Undefined:
 		return nil, nil
 	case *Iter:
@@ -290,6 +292,20 @@ func binaryTypeErr(op string, a, b Value) error {
 
 // arith evaluates a binary arithmetic operator with Python semantics.
 func arith(op string, a, b Value) (Value, error) {
+	if s, ok := isStr(a); ok && op == "%" {
+		// str % args never touches an undefined argument's arithmetic.
+		if _, isM := a.(Markup); isM {
+			b = escapeArgs(b)
+		}
+		res, err := percentFormat(s, b, a)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := a.(Markup); ok {
+			return Markup(res), nil
+		}
+		return res, nil
+	}
 	if u, ok := a.(*Undefined); ok {
 		return nil, undefinedErr(u)
 	}
@@ -342,20 +358,6 @@ func arith(op string, a, b Value) (Value, error) {
 		}
 		if bNum && !bfl {
 			return repeat(a, bi, b)
-		}
-	case "%":
-		if s, ok := isStr(a); ok {
-			if _, isM := a.(Markup); isM {
-				b = escapeArgs(b)
-			}
-			res, err := percentFormat(s, b, a)
-			if err != nil {
-				return nil, err
-			}
-			if _, ok := a.(Markup); ok {
-				return Markup(res), nil
-			}
-			return res, nil
 		}
 	}
 	return nil, binaryTypeErr(op, a, b)

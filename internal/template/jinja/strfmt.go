@@ -15,12 +15,19 @@ import (
 func percentFormat(format string, args Value, self Value) (string, error) {
 	var list []Value
 	var mapping *Dict
+	// Python treats any argument with __getitem__ other than a tuple or a
+	// string as a mapping: no "not all arguments converted" error for it.
+	mappingLike := false
 	switch x := args.(type) {
 	case Tuple:
 		list = x
 	case *Dict:
 		mapping = x
 		list = []Value{x}
+		mappingLike = true
+	case []Value, *Undefined, *Namespace:
+		list = []Value{args}
+		mappingLike = true
 	default:
 		list = []Value{args}
 	}
@@ -103,7 +110,7 @@ func percentFormat(format string, args Value, self Value) (string, error) {
 		}
 		b.WriteString(applyWidth(s, width, flags))
 	}
-	if mapping == nil && next < len(list) {
+	if !mappingLike && next < len(list) {
 		return "", runtimeErr("not all arguments converted during string formatting")
 	}
 	return b.String(), nil
