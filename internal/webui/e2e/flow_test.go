@@ -273,6 +273,13 @@ func runFlow(t *testing.T, prefix, front string, reg *registrytest.Server, resta
 	bob.click(`[data-testid=open-sidebar]`)
 	bob.wait("the sidebar drawn in", `Math.round(document.querySelector('[data-testid=sidebar]').getBoundingClientRect().left) === 0`)
 	bob.shot("phone sidebar")
+	// 14. Delete the chat from the history.
+	admin.click(item + ` [data-testid=chat-delete]`)
+	admin.click(item + ` [data-testid=chat-delete-confirm]`)
+	admin.wait("the chat gone from the sidebar", `!document.querySelector('`+item+`') && location.pathname === '/'`)
+	if st := admin.fetchJSON("GET", "/api/v1/chats/"+chatID, nil); st != 404 {
+		admin.fail("the deleted chat answers %d, want 404", st)
+	}
 	fmt.Printf("%s flow: screenshots in %s\n", prefix, artifacts(t))
 }
 
