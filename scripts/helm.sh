@@ -17,7 +17,17 @@ if [ ! -x "$out" ]; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	echo "helm.sh: building helm $ver" >&2
-	GOWORK=off GOFLAGS= CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath "helm.sh/helm/$major/cmd/helm@$ver" >&2
+	# The stamps helm's Makefile sets: its version, and the Kubernetes version it assumes
+	# without a cluster (helm template, lint), from the client-go it is built with.
+	gomod=$(GOFLAGS= go mod download -json "helm.sh/helm/$major@$ver" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+	cg=$(sed -n 's#^[[:space:]]*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$gomod" | head -1)
+	[ -n "$cg" ] || { echo "helm.sh: no k8s.io/client-go version in $gomod" >&2; exit 1; }
+	pkg=helm.sh/helm/$major
+	ld="-s -w -X $pkg/internal/version.version=$ver"
+	for p in pkg/lint/rules pkg/chartutil internal/chartutil pkg/chart/common; do
+		ld="$ld -X $pkg/$p.k8sVersionMajor=1 -X $pkg/$p.k8sVersionMinor=$cg"
+	done
+	GOWORK=off GOFLAGS= CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -ldflags "$ld" "$pkg/cmd/helm@$ver" >&2
 	mkdir -p "$cache/bin"
 	mv "$tmp/helm" "$out"
 	echo "helm.sh: helm $ver built in $(($(date +%s) - start))s" >&2
