@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -52,6 +53,13 @@ func ParseGo(src string) (*GoTemplate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("go template: %w", err)
 	}
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			if err := checkGoNodes(tt.Tree.Root); err != nil {
+				return nil, fmt.Errorf("go template: %w", err)
+			}
+		}
+	}
 	g := &GoTemplate{src: src, tmpl: t}
 	g.vars = templateVars(t)
 	if !slices.Contains(g.vars, "messages") && !slices.Contains(g.vars, "response") {
@@ -70,6 +78,91 @@ func (g *GoTemplate) Markers() Markers { return g.markers }
 // Vars returns the lower-cased names of the fields and variables the
 // template refers to, sorted.
 func (g *GoTemplate) Vars() []string { return slices.Clone(g.vars) }
+
+// Limits that keep a hostile Go template (a Modelfile TEMPLATE, or a
+// per-request template override) from hanging the server or exhausting
+// memory. text/template has no step budget, so the dangerous constructs are
+// refused at parse time: integer literals large enough to drive a long
+// "range" over a number, and printf widths or precisions large enough to
+// build big strings. Output is capped while executing.
+const (
+	goMaxNumber = 100000
+	goMaxOutput = 16 << 20
+)
+
+var wideFormat = regexp.MustCompile(`%[-+# 0]*([1-9]\d{3,}|\*)|\.0*([1-9]\d{3,}|\*)`)
+
+// checkGoNodes applies the parse-time limits to a template tree.
+func checkGoNodes(n parse.Node) error {
+	var err error
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if err != nil || n == nil {
+			return
+		}
+		switch x := n.(type) {
+		case *parse.ListNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(x.Pipe)
+		case *parse.IfNode:
+			walk(x.Pipe)
+			walk(x.List)
+			walk(x.ElseList)
+		case *parse.RangeNode:
+			walk(x.Pipe)
+			walk(x.List)
+			walk(x.ElseList)
+		case *parse.WithNode:
+			walk(x.Pipe)
+			walk(x.List)
+			walk(x.ElseList)
+		case *parse.TemplateNode:
+			walk(x.Pipe)
+		case *parse.PipeNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range x.Args {
+				walk(a)
+			}
+		case *parse.ChainNode:
+			walk(x.Node)
+		case *parse.NumberNode:
+			if (x.IsInt && (x.Int64 > goMaxNumber || x.Int64 < -goMaxNumber)) || (x.IsUint && x.Uint64 > goMaxNumber) {
+				err = fmt.Errorf("number %s is larger than %d", x.Text, goMaxNumber)
+			}
+		case *parse.StringNode:
+			if wideFormat.MatchString(x.Text) {
+				err = fmt.Errorf("format %s has a width or precision that is too large", x.Quoted)
+			}
+		}
+	}
+	walk(n)
+	return err
+}
+
+// limitedBuffer is a bytes.Buffer that refuses to grow past a limit.
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, fmt.Errorf("template output exceeded %d bytes", b.limit)
+	}
+	return b.Buffer.Write(p)
+}
 
 func responseNode() *parse.ActionNode {
 	return &parse.ActionNode{
@@ -176,7 +269,7 @@ func (g *GoTemplate) Render(req *Request) (string, error) {
 	tmpl.Funcs(goFuncs(now))
 	think := req.Think != nil && *req.Think
 	isThinkSet := req.Think != nil
-	var b bytes.Buffer
+	b := limitedBuffer{limit: goMaxOutput}
 	exec := func(t *template.Template, data map[string]any) error {
 		if err := t.Execute(&b, data); err != nil {
 			return fmt.Errorf("go template: %w", err)

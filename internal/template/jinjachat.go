@@ -72,6 +72,7 @@ func (t *JinjaTemplate) probeStringArgs() bool {
 			},
 			Tools:               []json.RawMessage{json.RawMessage(`{"type":"function","function":{"name":"probe_tool","description":"probe","parameters":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}}}`)},
 			AddGenerationPrompt: true,
+			maxSteps:            probeSteps,
 		}
 		_, err := t.render(req, false)
 		return err
@@ -98,7 +99,7 @@ func (t *JinjaTemplate) render(req *Request, stringArgs bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := t.tmpl.Execute(vars, jinja.Config{Now: req.now(), Deadline: req.Deadline})
+	out, err := t.tmpl.Execute(vars, jinja.Config{Now: req.now(), Deadline: req.Deadline, MaxSteps: req.maxSteps})
 	if err != nil {
 		return "", fmt.Errorf("chat template: %w", err)
 	}

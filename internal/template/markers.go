@@ -101,6 +101,9 @@ const (
 	probeThought = "golem_probe_thought"
 	probeCallID  = "a1b2c3d4e" // nine alphanumerics, as Mistral templates demand
 	probeCallID2 = "f5g6h7i8j"
+	// probeSteps bounds each probe rendering; real chat templates need a
+	// few thousand steps.
+	probeSteps = 300000
 )
 
 // renderer is what marker derivation needs from a template.
@@ -132,11 +135,11 @@ func assistantOutputExact(t renderer, asst Message, think bool) (string, bool, b
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	user := Message{Role: "user", Content: "golem probe question"}
 	thinkOpt := &think
-	prompt, err := t.Render(&Request{Messages: []Message{user}, Tools: probeTools, AddGenerationPrompt: true, Think: thinkOpt, Now: now})
+	prompt, err := t.Render(&Request{Messages: []Message{user}, Tools: probeTools, AddGenerationPrompt: true, Think: thinkOpt, Now: now, maxSteps: probeSteps})
 	if err != nil {
 		return "", false, false
 	}
-	full, err := t.Render(&Request{Messages: []Message{user, asst}, Tools: probeTools, AddGenerationPrompt: false, Think: thinkOpt, Now: now})
+	full, err := t.Render(&Request{Messages: []Message{user, asst}, Tools: probeTools, AddGenerationPrompt: false, Think: thinkOpt, Now: now, maxSteps: probeSteps})
 	if err != nil {
 		return "", false, false
 	}

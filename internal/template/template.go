@@ -106,6 +106,10 @@ type Request struct {
 	Now time.Time
 	// Deadline, when set, stops a rendering that runs past it.
 	Deadline time.Time
+
+	// maxSteps, when set, lowers the Jinja step budget (used by the probes
+	// that derive markers, so parsing a hostile template stays quick).
+	maxSteps int
 }
 
 // Template renders a Request into prompt text.

@@ -367,3 +367,48 @@ func TestGoTemplateToolData(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestGoTemplateLimits checks that Go templates built to hang or to
+// exhaust memory are refused at parse time or stopped while executing.
+func TestGoTemplateLimits(t *testing.T) {
+	for _, src := range []string{
+		`{{ range 1000000000 }}{{ end }}`,
+		`{{ $n := 99999999 }}{{ range $n }}{{ range $n }}{{ end }}{{ end }}`,
+		`{{ range len (printf "%0999999d" 0) }}{{ end }}`,
+		`{{ printf "%.99999f" 1.0 }}`,
+		`{{ printf "%*d" 999999 1 }}`,
+	} {
+		if _, err := ParseGo(src); err == nil {
+			t.Errorf("ParseGo(%q) accepted a hostile template", src)
+		}
+	}
+	// Output is capped: 5000 x 5000 bytes would be 25 MB.
+	g, err := ParseGo(`{{ $s := printf "%0999d" 0 }}{{ range 5000 }}{{ range 5 }}{{ $s }}{{ end }}{{ end }}{{ .Messages }}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Render(&Request{}); err == nil || !strings.Contains(err.Error(), "exceeded") {
+		t.Fatalf("want an output-limit error, got %v", err)
+	}
+	// Ordinary numbers and formats are fine.
+	if _, err := ParseGo(`{{ if gt (len .Messages) 2 }}{{ printf "%05d" 42 }}{{ end }}`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHostileJinjaParse checks that parsing (which renders probe
+// conversations to derive markers) stays quick for a template that loops
+// for ever, and that rendering it stops with an error.
+func TestHostileJinjaParse(t *testing.T) {
+	start := time.Now()
+	tmpl, err := ParseJinja(`{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("parsing took %v", d)
+	}
+	if _, err := tmpl.Render(&Request{Deadline: time.Now().Add(100 * time.Millisecond)}); err == nil {
+		t.Fatal("endless template rendered")
+	}
+}
