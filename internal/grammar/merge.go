@@ -18,6 +18,10 @@ func (c *compiler) merge(a, b *jv, path string, depth int) (*jv, error) {
 	if depth > maxMergeDepth {
 		return nil, c.fail(path, "allOf", "schemas combine too deeply (a reference loop through allOf?)")
 	}
+	c.nodes++
+	if c.nodes > maxSchemaNodes {
+		return nil, c.fail(path, "allOf", "schema too large (more than %d subschemas after expansion)", maxSchemaNodes)
+	}
 	var err error
 	if a, err = c.flatten(a, path, depth); err != nil {
 		return nil, err

@@ -396,10 +396,11 @@ type compiler struct {
 	b     *builder
 	root  *jv
 	refs  map[string]int32
-	nodes int
+	nodes int // subschemas compiled and merges done: the work so far
 }
 
-// maxSchemaNodes bounds compilation work (allOf merging can copy).
+// maxSchemaNodes bounds compilation work: allOf merging copies schemas, and
+// references can make that exponential in the schema's size.
 const maxSchemaNodes = 20000
 
 func (c *compiler) fail(path, kw, format string, args ...any) error {

@@ -2,8 +2,10 @@ package grammar
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUnsupportedKeywords(t *testing.T) {
@@ -177,5 +179,24 @@ func TestSchemaCacheReturnsSameGrammar(t *testing.T) {
 	b, _ := FromSchema(s)
 	if a != b {
 		t.Fatalf("the same schema text compiled twice")
+	}
+}
+
+func TestSchemaWorkIsBounded(t *testing.T) {
+	// Each definition merges two copies of the next: 2^30 merges unless the
+	// compiler stops.
+	var defs []string
+	for i := 0; i < 30; i++ {
+		defs = append(defs, fmt.Sprintf(`"d%d":{"allOf":[{"$ref":"#/$defs/d%d"},{"$ref":"#/$defs/d%d"},{"properties":{"p%d":{"type":"integer"}}}]}`, i, i+1, i+1, i))
+	}
+	defs = append(defs, `"d30":{"type":"object"}`)
+	schema := `{"$defs":{` + strings.Join(defs, ",") + `},"$ref":"#/$defs/d0"}`
+	start := time.Now()
+	_, err := FromSchema([]byte(schema))
+	if err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("want a too-large error, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("refusing took %v", d)
 	}
 }

@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -93,6 +94,15 @@ type walkResult struct {
 // on a mask/Accept disagreement and when the walk does not finish.
 func randomWalk(t *testing.T, g *Grammar, tv *testVocab, close []bool, rng *rand.Rand, check bool) walkResult {
 	t.Helper()
+	r, err := walkDoc(g, tv, close, rng, check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// walkDoc is randomWalk without the test, for other goroutines.
+func walkDoc(g *Grammar, tv *testVocab, close []bool, rng *rand.Rand, check bool) (walkResult, error) {
 	m := g.NewMatcher(tv.vocab)
 	var doc []byte
 	var allowed, favoured []int32
@@ -101,11 +111,11 @@ func randomWalk(t *testing.T, g *Grammar, tv *testVocab, close []bool, rng *rand
 	finishAfter := 100 + rng.IntN(200)
 	for step := 0; step < maxSteps; step++ {
 		if m.Done() {
-			return walkResult{doc, step}
+			return walkResult{doc, step}, nil
 		}
 		allowed = m.Allowed(allowed[:0])
 		if len(allowed) == 0 {
-			t.Fatalf("empty mask after %q", doc)
+			return walkResult{}, fmt.Errorf("empty mask after %q", doc)
 		}
 		if check {
 			for _, id := range allowed {
@@ -114,12 +124,12 @@ func randomWalk(t *testing.T, g *Grammar, tv *testVocab, close []bool, rng *rand
 			for k := 0; k < 8; k++ {
 				id := allowed[rng.IntN(len(allowed))]
 				if err := m.Clone().Accept(id); err != nil {
-					t.Fatalf("after %q: mask allows %d %q but Accept refuses: %v", doc, id, tv.pieces[id], err)
+					return walkResult{}, fmt.Errorf("after %q: mask allows %d %q but Accept refuses: %v", doc, id, tv.pieces[id], err)
 				}
 				other := int32(rng.IntN(len(tv.pieces)))
 				if !isAllowed[other] {
 					if err := m.Clone().Accept(other); err == nil {
-						t.Fatalf("after %q: mask refuses %d %q but Accept takes it", doc, other, tv.pieces[other])
+						return walkResult{}, fmt.Errorf("after %q: mask refuses %d %q but Accept takes it", doc, other, tv.pieces[other])
 					}
 				}
 			}
@@ -142,18 +152,17 @@ func randomWalk(t *testing.T, g *Grammar, tv *testVocab, close []bool, rng *rand
 			id = allowed[rng.IntN(len(allowed))]
 		}
 		if err := m.Accept(id); err != nil {
-			t.Fatalf("after %q: Accept(%d %q) of an allowed token: %v", doc, id, tv.pieces[id], err)
+			return walkResult{}, fmt.Errorf("after %q: Accept(%d %q) of an allowed token: %v", doc, id, tv.pieces[id], err)
 		}
 		if tv.vocab.isEOG[id] {
 			if !m.Done() {
-				t.Fatalf("after %q: not done after an end token", doc)
+				return walkResult{}, fmt.Errorf("after %q: not done after an end token", doc)
 			}
-			return walkResult{doc, step + 1}
+			return walkResult{doc, step + 1}, nil
 		}
 		doc = append(doc, tv.pieces[id]...)
 	}
-	t.Fatalf("walk did not finish in %d steps: %q", maxSteps, doc)
-	return walkResult{}
+	return walkResult{}, fmt.Errorf("walk did not finish in %d steps: %q", maxSteps, doc)
 }
 
 func TestRandomWalksValidate(t *testing.T) {
