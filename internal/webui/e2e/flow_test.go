@@ -273,7 +273,20 @@ func runFlow(t *testing.T, prefix, front string, reg *registrytest.Server, resta
 	bob.click(`[data-testid=open-sidebar]`)
 	bob.wait("the sidebar drawn in", `Math.round(document.querySelector('[data-testid=sidebar]').getBoundingClientRect().left) === 0`)
 	bob.shot("phone sidebar")
-	// 14. Delete the chat from the history.
+	// 14. The admin deletes Bob's account: Bob's next request finds no session and his page returns to
+	// the sign-in form.
+	admin.click(`[data-testid=user-menu]`)
+	admin.click(`[data-testid=admin-link]`)
+	admin.click(bobRow + ` [data-testid=user-delete]`)
+	admin.click(bobRow + ` [data-testid=user-delete-confirm]`)
+	admin.wait("Bob gone from the user list", `!document.querySelector('`+bobRow+`') && document.querySelectorAll('[data-testid=user-row]').length === 1`)
+	bob.click(`[data-testid=close-sidebar]`)
+	bob.fill(`[data-testid=chat-search]`, "anything")
+	bob.wait("Bob back at the sign-in form", `document.querySelector('[data-testid=auth-form]')`)
+	bob.shot("signed out")
+	admin.click(`[data-testid=new-chat]`)
+
+	// 15. Delete the chat from the history.
 	admin.click(item + ` [data-testid=chat-delete]`)
 	admin.click(item + ` [data-testid=chat-delete-confirm]`)
 	admin.wait("the chat gone from the sidebar", `!document.querySelector('`+item+`') && location.pathname === '/'`)

@@ -148,8 +148,20 @@ export async function request(method: string, path: string, body?: unknown, sign
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(0, (e as Error).message || 'network error');
   }
-  if (!resp.ok) throw await failure(resp);
+  if (!resp.ok) {
+    const err = await failure(resp);
+    if (err.status === 401) unauthorized();
+    throw err;
+  }
   return resp;
+}
+
+let unauthorized: () => void = () => {};
+
+/** onUnauthorized sets what happens when the server says the session is gone (expired, signed out
+ * elsewhere, account deleted): the page returns to the sign-in form. */
+export function onUnauthorized(fn: () => void): void {
+  unauthorized = fn;
 }
 
 async function json<T>(method: string, path: string, body?: unknown): Promise<T> {
