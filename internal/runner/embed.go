@@ -3,8 +3,9 @@ package runner
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync"
+
+	"github.com/golem-llm/golem/internal/model"
 )
 
 // EmbedResult is the output of Embed.
@@ -47,24 +48,10 @@ func (r *Runner) Embed(ctx context.Context, inputs []string, truncate bool, dims
 		}
 		if dims > 0 && dims < len(v) {
 			v = v[:dims]
-			normalize(v)
+			model.Normalize(v)
 		}
 		res.Embeddings = append(res.Embeddings, v)
 		res.PromptTokens += len(ids)
 	}
 	return res, nil
-}
-
-func normalize(v []float32) {
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
-	}
-	if ss == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(ss))
-	for i := range v {
-		v[i] *= inv
-	}
 }

@@ -127,10 +127,8 @@ func (s *Scheduler) Acquire(ctx context.Context, name string, opts LoadOptions) 
 		case e != nil && e.loading != nil:
 			ch := e.loading
 			s.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			if err := wait(ctx, ch); err != nil {
+				return nil, err
 			}
 			continue
 		case e != nil && e.err != nil:
@@ -154,10 +152,8 @@ func (s *Scheduler) Acquire(ctx context.Context, name string, opts LoadOptions) 
 			}
 			ch := s.changed
 			s.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			if err := wait(ctx, ch); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -174,10 +170,8 @@ func (s *Scheduler) Acquire(ctx context.Context, name string, opts LoadOptions) 
 		if !s.makeRoomLocked(need) {
 			ch := s.changed
 			s.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			if err := wait(ctx, ch); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -214,6 +208,16 @@ func (s *Scheduler) Acquire(ctx context.Context, name string, opts LoadOptions) 
 			return nil, err
 		}
 		return &Lease{Runner: r, Name: name, s: s, e: e}, nil
+	}
+}
+
+// wait blocks until ch is closed or ctx ends.
+func wait(ctx context.Context, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
