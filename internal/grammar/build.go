@@ -182,7 +182,8 @@ func (b *builder) anyArray() int32 {
 func (b *builder) finish(value int32) (*Grammar, error) {
 	g := b.g
 	g.root = g.add(node{kind: kRoot, child: value})
-	if err := g.prune(g.costs()); err != nil {
+	g.cost = g.costs()
+	if err := g.prune(g.cost); err != nil {
 		return nil, err
 	}
 	g.concrete = make([][]int32, len(g.nodes))

@@ -109,6 +109,7 @@ type Grammar struct {
 	nodes    []node
 	concrete [][]int32 // per node: the non-choice nodes a value may start as
 	root     int32
+	cost     []int64 // per node: bytes of its shortest value (see finite.go)
 
 	mu     sync.Mutex
 	caches map[*Vocab]*maskCache

@@ -23,6 +23,9 @@ type testVocab struct {
 	pieces [][]byte
 	eog    []int32
 	tok    *tokenizer.Tokenizer // for encoding documents
+
+	bytesOnce sync.Once
+	bytes     [256]int32 // single-byte token of each byte
 }
 
 var (

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 )
 
@@ -143,10 +142,23 @@ func walkDoc(g *Grammar, tv *testVocab, close []bool, rng *rand.Rand, check bool
 				favoured = append(favoured, id)
 			}
 		}
-		var id int32
 		if step >= finishAfter {
-			id = finishingToken(m, allowed, rng)
-		} else if len(favoured) > 0 && rng.IntN(3) > 0 {
+			// Finish with the matcher's own completion, one byte token
+			// at a time.
+			rest := m.Completion()
+			for _, c := range rest {
+				if err := m.Accept(tv.byteToken(c)); err != nil {
+					return walkResult{}, fmt.Errorf("after %q: completion %q refused at %q: %v", doc, rest, c, err)
+				}
+			}
+			doc = append(doc, rest...)
+			if !m.CanEnd() {
+				return walkResult{}, fmt.Errorf("after %q: completion %q leaves the value open", doc, rest)
+			}
+			return walkResult{doc, step}, nil
+		}
+		var id int32
+		if len(favoured) > 0 && rng.IntN(3) > 0 {
 			id = favoured[rng.IntN(len(favoured))]
 		} else {
 			id = allowed[rng.IntN(len(allowed))]
@@ -214,104 +226,68 @@ func TestRandomWalksJSONMode(t *testing.T) {
 	}
 }
 
-// finishingToken picks, among a sample of allowed tokens, one that brings
-// the matcher closest to a complete value by a rough distance: frames
-// still open, required properties and items still missing, and bytes a
-// lexical automaton still needs.
-func finishingToken(m *Matcher, allowed []int32, rng *rand.Rand) int32 {
-	best, bestScore := allowed[0], int(^uint(0)>>1)
-	try := func(id int32) {
-		c := m.Clone()
-		if c.Accept(id) != nil {
-			return
+// byteToken returns the token spelling the single byte c.
+func (tv *testVocab) byteToken(c byte) int32 {
+	tv.bytesOnce.Do(func() {
+		for i := range tv.bytes {
+			tv.bytes[i] = -1
 		}
-		sc := finishScore(c)
-		if sc < bestScore || (sc == bestScore && rng.IntN(2) == 0) {
-			best, bestScore = id, sc
-		}
-	}
-	if len(allowed) <= 400 {
-		for _, id := range allowed {
-			try(id)
-		}
-	} else {
-		for k := 0; k < 400; k++ {
-			try(allowed[rng.IntN(len(allowed))])
-		}
-	}
-	return best
-}
-
-var lexDist sync.Map // *dfa -> []int
-
-// distances returns, per state, the fewest bytes to an accepting state.
-func distances(d *dfa) []int {
-	if v, ok := lexDist.Load(d); ok {
-		return v.([]int)
-	}
-	n := len(d.accept)
-	dist := make([]int, n)
-	for i := range dist {
-		dist[i] = 1 << 20
-		if d.accept[i] {
-			dist[i] = 0
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for s := 0; s < n; s++ {
-			for c := 0; c < d.nclass; c++ {
-				if to := d.next[s*d.nclass+c]; to >= 0 && dist[to]+1 < dist[s] {
-					dist[s] = dist[to] + 1
-					changed = true
-				}
+		for id, p := range tv.pieces {
+			if len(p) == 1 && tv.bytes[p[0]] < 0 && !tv.vocab.isEOG[int32(id)] {
+				tv.bytes[p[0]] = int32(id)
 			}
 		}
-	}
-	lexDist.Store(d, dist)
-	return dist
+	})
+	return tv.bytes[c]
 }
 
-func finishScore(m *Matcher) int {
-	if m.Done() {
-		return 0
-	}
-	best := int(^uint(0) >> 1)
-	for _, stack := range m.alts {
-		sc := 0
-		for _, f := range stack {
-			nd := &m.g.nodes[f.node]
-			switch nd.kind {
-			case kRoot:
-				if f.st == 0 {
-					sc += 2
+// TestCompletionEverywhere completes random prefixes at every step: the
+// completion must be accepted byte by byte, leave the value complete, and
+// give a document that validates.
+func TestCompletionEverywhere(t *testing.T) {
+	tv := spmVocab(t)
+	close := closers(tv)
+	for _, tc := range walkSchemas {
+		g := grammarFor(t, tc.schema)
+		rng := rand.New(rand.NewPCG(31, uint64(len(tc.schema))))
+		m := g.NewMatcher(tv.vocab)
+		var doc []byte
+		var allowed []int32
+		for step := 0; step < 80 && !m.Done(); step++ {
+			c := m.Clone()
+			rest := c.Completion()
+			for _, b := range rest {
+				if err := c.Accept(tv.byteToken(b)); err != nil {
+					t.Fatalf("%s: after %q: completion %q refused at %q: %v", tc.name, doc, rest, b, err)
 				}
-			case kLex:
-				sc += distances(nd.lex)[f.st]
-			case kNum:
-				if !nd.num.canEnd(f) {
-					sc += 2
-				}
-			case kKey:
-				sc += 3
-			case kObj:
-				sc += 2
-				if f.st&15 != obClosed {
-					idx := f.a
-					for j := int(idx); j < len(nd.obj.props); j++ {
-						if nd.obj.props[j].required {
-							sc += 6
-						}
+			}
+			if !c.CanEnd() {
+				t.Fatalf("%s: completion %q leaves %q open", tc.name, rest, doc)
+			}
+			full := append(append([]byte(nil), doc...), rest...)
+			if err := validateDoc([]byte(tc.schema), full); err != nil {
+				t.Fatalf("%s: %q completed as %q: %v", tc.name, doc, full, err)
+			}
+			allowed = m.Allowed(allowed[:0])
+			var id int32
+			if rng.IntN(2) == 0 {
+				id = allowed[rng.IntN(len(allowed))]
+			} else {
+				id = allowed[0]
+				for _, a := range allowed {
+					if close[a] && rng.IntN(4) == 0 {
+						id = a
+						break
 					}
 				}
-			case kArr:
-				sc += 2
-				if miss := nd.arr.min - f.a; miss > 0 && f.st&15 != arClosed {
-					sc += 4 * int(miss)
-				}
 			}
+			if tv.vocab.isEOG[id] {
+				break
+			}
+			if err := m.Accept(id); err != nil {
+				t.Fatal(err)
+			}
+			doc = append(doc, tv.pieces[id]...)
 		}
-		best = min(best, sc)
 	}
-	return best
 }
