@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -130,40 +131,39 @@ func (s *Server) prepareChat(l *loaded, p *chatParams) (*genJob, string, error) 
 	if forced {
 		format = schema
 	}
-	constraint, err := s.formatConstraint(l, format)
+	constraint, err := s.formatConstraint(l, format, budgetOf(l, len(ids), ropts.NumPredict))
 	if err != nil {
 		return nil, "", err
 	}
 	j := &genJob{l: l, prompt: ids, opts: ropts, constraint: constraint, logprobs: p.logprobs || p.topLogprobs > 0,
 		topLogprobs: p.topLogprobs, start: p.start}
-	j.parser = newOutputParser(l.tmpl.Text(), prompt, p.think.Enabled() && !forced, tools, forced)
+	// A constrained answer is JSON from its first token: no thinking block.
+	j.parser = newOutputParser(l.tmpl.Text(), prompt, p.think.Enabled() && constraint == nil, tools, forced)
 	return j, prompt, nil
 }
 
 // toolCallSchema is the JSON Schema of one call of one of tools:
-// {"name": <one of the names>, "arguments": <that tool's parameters>}.
+// {"name": <one of the names>, "arguments": <that tool's parameters>},
+// with "name" first so the model writes which tool before its arguments.
 func toolCallSchema(tools []api.Tool) (json.RawMessage, error) {
-	var alts []map[string]any
+	var alts []string
 	for _, t := range tools {
-		params := map[string]any{"type": "object"}
-		if len(t.Function.Parameters) > 0 && string(t.Function.Parameters) != "null" {
-			if err := json.Unmarshal(t.Function.Parameters, &params); err != nil {
+		params := json.RawMessage(`{"type":"object"}`)
+		if p := bytes.TrimSpace(t.Function.Parameters); len(p) > 0 && string(p) != "null" {
+			var obj map[string]any
+			if err := json.Unmarshal(p, &obj); err != nil {
 				return nil, errorf(http.StatusBadRequest, "tool %q: parameters are not a JSON Schema object: %v", t.Function.Name, err)
 			}
+			params = p
 		}
-		alts = append(alts, map[string]any{
-			"type":                 "object",
-			"properties":           map[string]any{"name": map[string]any{"const": t.Function.Name}, "arguments": params},
-			"required":             []string{"name", "arguments"},
-			"additionalProperties": false,
-		})
+		name, _ := json.Marshal(t.Function.Name)
+		alts = append(alts, `{"type":"object","properties":{"name":{"const":`+string(name)+`},"arguments":`+string(params)+
+			`},"required":["name","arguments"],"additionalProperties":false}`)
 	}
-	var schema any = alts[0]
-	if len(alts) > 1 {
-		schema = map[string]any{"anyOf": alts}
+	if len(alts) == 1 {
+		return json.RawMessage(alts[0]), nil
 	}
-	b, err := json.Marshal(schema)
-	return b, err
+	return json.RawMessage(`{"anyOf":[` + strings.Join(alts, ",") + `]}`), nil
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
@@ -196,6 +196,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer l.release()
+	if !l.caps.completion {
+		writeError(w, errorf(http.StatusBadRequest, "%q does not support chat", req.Model))
+		return
+	}
 	if err := checkThink(req.Model, req.Think, l.caps); err != nil {
 		writeError(w, err)
 		return

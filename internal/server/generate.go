@@ -65,6 +65,10 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer l.release()
+	if !l.caps.completion {
+		writeError(w, errorf(http.StatusBadRequest, "%q does not support generate", req.Model))
+		return
+	}
 	if err := checkThink(req.Model, req.Think, l.caps); err != nil {
 		writeError(w, err)
 		return
@@ -135,7 +139,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	constraint, err := s.formatConstraint(l, req.Format)
+	constraint, err := s.formatConstraint(l, req.Format, budgetOf(l, len(ids), ropts.NumPredict))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -143,7 +147,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	j := &genJob{l: l, prompt: ids, opts: ropts, constraint: constraint, logprobs: req.Logprobs || req.TopLogprobs > 0,
 		topLogprobs: req.TopLogprobs, start: start}
 	if !req.Raw {
-		j.parser = newOutputParser(l.tmpl.Text(), prompt, req.Think.Enabled(), nil, false)
+		j.parser = newOutputParser(l.tmpl.Text(), prompt, req.Think.Enabled() && constraint == nil, nil, false)
 	}
 	final := func(d delta) api.GenerateResponse {
 		resp := api.GenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Response: d.Content, Thinking: d.Thinking,

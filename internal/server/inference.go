@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golem-llm/golem/api"
+	"github.com/golem-llm/golem/internal/gguf"
+	"github.com/golem-llm/golem/internal/model"
 	"github.com/golem-llm/golem/internal/runner"
 	"github.com/golem-llm/golem/internal/sched"
 	"github.com/golem-llm/golem/internal/store"
@@ -84,6 +86,11 @@ func (s *Server) acquire(ctx context.Context, mi *modelInfo, keepAlive *api.Dura
 	if numCtx <= 0 {
 		numCtx = s.cfg.NumCtx
 	}
+	if numCtx <= 0 && s.isEncoder(mi.res.ModelPath) {
+		// An embedding model's context is its own (the runner takes it
+		// from the file); the scheduler needs a size to plan with.
+		numCtx = 512
+	}
 	start := time.Now()
 	lease, err := s.sched.Acquire(ctx, mi.m.Name.DisplayShortest(), sched.LoadOptions{NumCtx: numCtx, KeepAlive: keepAliveOf(keepAlive)})
 	if err != nil {
@@ -109,7 +116,8 @@ func (s *Server) acquire(ctx context.Context, mi *modelInfo, keepAlive *api.Dura
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
 	l.tmpl = t
-	l.caps = capabilities{completion: true, insert: strings.Contains(src, ".Suffix"),
+	ld := l.r.Loaded()
+	l.caps = capabilities{completion: ld.Model != nil, embedding: ld.Encoder != nil, insert: strings.Contains(src, ".Suffix"),
 		tools: strings.Contains(src, ".Tools") || strings.Contains(src, "tools")}
 	if o, _ := thinkTags(src); o != "" || strings.Contains(src, ".Think") {
 		l.caps.thinking = true
@@ -118,6 +126,27 @@ func (s *Server) acquire(ctx context.Context, mi *modelInfo, keepAlive *api.Dura
 }
 
 func (l *loaded) release() { l.lease.Release() }
+
+// isEncoder reports whether a model file is an embedding (encoder-only)
+// model, remembering the answer per file.
+func (s *Server) isEncoder(path string) bool {
+	s.encMu.Lock()
+	v, ok := s.encoders[path]
+	s.encMu.Unlock()
+	if ok {
+		return v
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return false
+	}
+	v = model.IsEncoder(f)
+	f.Close()
+	s.encMu.Lock()
+	s.encoders[path] = v
+	s.encMu.Unlock()
+	return v
+}
 
 // tokenize encodes the rendered prompt; a non-raw prompt gets the model's
 // BOS, and special tokens written in the text are parsed as such.
@@ -142,6 +171,16 @@ func (l *loaded) fit(ids []int32, truncate bool) ([]int32, error) {
 	}
 	out := append(append([]int32{}, ids[:keep]...), ids[len(ids)-(n-keep):]...)
 	return out, nil
+}
+
+// budgetOf is the most tokens an answer to a prompt of n tokens can
+// have: num_predict, or the room left in the context.
+func budgetOf(l *loaded, n, numPredict int) int {
+	b := l.r.Config().NumCtx - n
+	if numPredict >= 0 && numPredict < b {
+		b = numPredict
+	}
+	return b
 }
 
 // genJob is one generation through a runner.

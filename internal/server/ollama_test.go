@@ -411,9 +411,9 @@ func TestOllamaModels(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Embeddings are not computed yet: a clear 501.
+	// A generative model has no pooling: embeddings are refused clearly.
 	_, err = c.Embed(ctx, &oapi.EmbedRequest{Model: name, Input: "hello"})
-	if !errors.As(err, &se) || se.StatusCode != http.StatusNotImplemented || !strings.Contains(se.ErrorMessage, "embeddings") {
+	if !errors.As(err, &se) || se.StatusCode != http.StatusBadRequest || !strings.Contains(se.ErrorMessage, "does not support embeddings") {
 		t.Fatalf("embed: %v", err)
 	}
 }

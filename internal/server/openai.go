@@ -442,6 +442,10 @@ func (s *Server) handleOpenAIChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer l.release()
+	if !l.caps.completion {
+		writeOAIErr(w, errorf(http.StatusBadRequest, "%q does not support chat", req.Model))
+		return
+	}
 	if think != nil && think.Enabled() && !l.caps.thinking {
 		think = nil // OpenAI clients send reasoning_effort to every model
 	}
@@ -679,6 +683,10 @@ func (s *Server) handleOpenAICompletion(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	defer l.release()
+	if !l.caps.completion {
+		writeOAIErr(w, errorf(http.StatusBadRequest, "%q does not support generate", req.Model))
+		return
+	}
 	v := templateValues{}
 	if req.Suffix != "" {
 		if !l.caps.insert {
@@ -770,28 +778,6 @@ func (s *Server) handleOpenAICompletion(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	out.done()
-}
-
-func (s *Server) handleOpenAIEmbeddings(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Model          string          `json:"model"`
-		Input          json.RawMessage `json:"input"`
-		EncodingFormat string          `json:"encoding_format"`
-		Dimensions     int             `json:"dimensions"`
-	}
-	if err := decodeBody(r, &req); err != nil {
-		writeOAIErr(w, err)
-		return
-	}
-	if len(bytes.TrimSpace(req.Input)) == 0 {
-		writeOAIErr(w, errorf(http.StatusBadRequest, "input is required"))
-		return
-	}
-	if _, err := s.lookup(req.Model, nil); err != nil {
-		writeOAIErr(w, err)
-		return
-	}
-	writeOAIErr(w, errNoEmbeddings(req.Model))
 }
 
 type oaiModel struct {

@@ -50,7 +50,8 @@ type Server struct {
 	hardStop   context.Context
 	cancelHard context.CancelFunc
 
-	pullMu sync.Mutex // one pull or push of a name at a time is enough
+	encMu    sync.Mutex
+	encoders map[string]bool // model file -> is an embedding model
 }
 
 // New opens the store and prepares the scheduler. It loads nothing;
@@ -76,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, encoders: map[string]bool{}}
 	s.reg = registry.New(st, cfg.Registry)
 	s.reg.Logf = func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) }
 	s.sched = sched.New(sched.Config{
