@@ -138,8 +138,10 @@ func (m *Matcher) Accept(id int32) error {
 			for _, s := range cur {
 				nx = m.w.step(s, int(c), nx)
 			}
-			if len(nx) > 4*maxAlternatives {
-				nx = nx[:4*maxAlternatives]
+			if len(nx) > maxAlternatives {
+				// Keep every distinct stack (the mask counted them all),
+				// but no duplicates.
+				nx = m.dedupe(nx)
 			}
 			cur = nx
 			if len(cur) == 0 {
@@ -160,6 +162,20 @@ func (m *Matcher) Accept(id int32) error {
 	}
 	m.alts = next
 	return nil
+}
+
+// dedupe drops states whose stacks are equal.
+func (m *Matcher) dedupe(states []state) []state {
+	seen := map[string]bool{}
+	out := states[:0]
+	for _, s := range states {
+		k := stackKey(unload(&m.w, s))
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func stackKey(stack []frame) string {
@@ -328,7 +344,9 @@ func (m *Matcher) walk(out []uint64, w *walker, n int32, c byte, s state, pops *
 	m.buf = w.step(s, int(c), m.buf[:0])
 	for _, t := range m.buf {
 		if t.top.node == popMarker {
-			pops.add(0, n, c, t.top.b)
+			if pops != nil {
+				pops.add(0, n, c, t.top.b)
+			}
 			continue
 		}
 		stack = append(stack, dfsItem{n, t})
@@ -343,7 +361,9 @@ func (m *Matcher) walk(out []uint64, w *walker, n int32, c byte, s state, pops *
 			m.buf = w.step(it.s, int(b), m.buf[:0])
 			for _, t := range m.buf {
 				if t.top.node == popMarker {
-					pops.add(it.n, k, b, t.top.b)
+					if pops != nil {
+						pops.add(it.n, k, b, t.top.b)
+					}
 					continue
 				}
 				stack = append(stack, dfsItem{k, t})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -288,6 +289,27 @@ func TestCompletionEverywhere(t *testing.T) {
 				t.Fatal(err)
 			}
 			doc = append(doc, tv.pieces[id]...)
+		}
+	}
+}
+
+// TestManyAlternatives drives a schema whose values stay ambiguous across
+// many anyOf branches for several bytes: the mask and Accept must agree
+// while dozens of stacks run side by side.
+func TestManyAlternatives(t *testing.T) {
+	var alts []string
+	for i := 0; i < 40; i++ {
+		alts = append(alts, fmt.Sprintf(`{"type":"object","properties":{"kind":{"const":"k%02d"},"v":{"type":"integer"}},"required":["kind","v"],"additionalProperties":false}`, i))
+	}
+	schema := `{"type":"array","items":{"anyOf":[` + strings.Join(alts, ",") + `]},"maxItems":3}`
+	g := grammarFor(t, schema)
+	for vi, tv := range []*testVocab{llama3Vocab(t), spmVocab(t)} {
+		rng := rand.New(rand.NewPCG(41, uint64(vi)))
+		for w := 0; w < 4; w++ {
+			r := randomWalk(t, g, tv, closers(tv), rng, true)
+			if err := validateDoc([]byte(schema), r.doc); err != nil {
+				t.Fatalf("%s: %v\n%s", tv.name, err, r.doc)
+			}
 		}
 	}
 }
