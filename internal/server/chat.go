@@ -88,9 +88,9 @@ func (s *Server) prepareChat(l *loaded, p *chatParams) (*genJob, string, error) 
 	}
 
 	render := func(ms []api.Message) (string, []int32, error) {
-		text, err := l.tmpl.Render(templateValues{Messages: ms, Tools: tools, Think: p.think})
+		text, err := l.render(templateValues{Messages: ms, Tools: tools, Think: p.think})
 		if err != nil {
-			return "", nil, errorf(http.StatusInternalServerError, "rendering the chat template: %v", err)
+			return "", nil, err
 		}
 		return text, l.tokenize(text, true), nil
 	}
@@ -138,7 +138,7 @@ func (s *Server) prepareChat(l *loaded, p *chatParams) (*genJob, string, error) 
 	j := &genJob{l: l, prompt: ids, opts: ropts, constraint: constraint, logprobs: p.logprobs || p.topLogprobs > 0,
 		topLogprobs: p.topLogprobs, start: p.start}
 	// A constrained answer is JSON from its first token: no thinking block.
-	j.parser = newOutputParser(l.tmpl.Text(), prompt, p.think.Enabled() && constraint == nil, tools, forced)
+	j.parser = newOutputParser(l.tmpl, prompt, p.think.Enabled() && constraint == nil, tools, forced)
 	return j, prompt, nil
 }
 

@@ -15,13 +15,12 @@ func checkTopLogprobs(n int) error {
 }
 
 // checkThink refuses thinking for models that cannot think, and the
-// string levels, which only gpt-oss-style models understand (Golem runs
-// none yet).
+// string levels for templates that take no reasoning effort.
 func checkThink(name string, t *api.ThinkValue, caps capabilities) error {
 	if t == nil {
 		return nil
 	}
-	if t.Level() != "" {
+	if t.Level() != "" && !caps.thinkLevels {
 		return errorf(http.StatusBadRequest, "think value %q is not supported for this model", t.Level())
 	}
 	if t.Enabled() && !caps.thinking {
@@ -106,8 +105,8 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 			}
 			v.Messages = append(v.Messages, api.Message{Role: "user", Content: req.Prompt})
 		}
-		if prompt, err = l.tmpl.Render(v); err != nil {
-			writeError(w, errorf(http.StatusInternalServerError, "rendering the prompt template: %v", err))
+		if prompt, err = l.render(v); err != nil {
+			writeError(w, err)
 			return
 		}
 	}
@@ -147,7 +146,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	j := &genJob{l: l, prompt: ids, opts: ropts, constraint: constraint, logprobs: req.Logprobs || req.TopLogprobs > 0,
 		topLogprobs: req.TopLogprobs, start: start}
 	if !req.Raw {
-		j.parser = newOutputParser(l.tmpl.Text(), prompt, req.Think.Enabled() && constraint == nil, nil, false)
+		j.parser = newOutputParser(l.tmpl, prompt, req.Think.Enabled() && constraint == nil, nil, false)
 	}
 	final := func(d delta) api.GenerateResponse {
 		resp := api.GenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Response: d.Content, Thinking: d.Thinking,

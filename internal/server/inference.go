@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/golem-llm/golem/api"
@@ -14,6 +13,7 @@ import (
 	"github.com/golem-llm/golem/internal/runner"
 	"github.com/golem-llm/golem/internal/sched"
 	"github.com/golem-llm/golem/internal/store"
+	"github.com/golem-llm/golem/internal/template"
 	"github.com/golem-llm/golem/internal/tokenizer"
 )
 
@@ -33,12 +33,12 @@ type loaded struct {
 	r            *runner.Runner
 	tok          *tokenizer.Tokenizer
 	loadDuration time.Duration
-	tmpl         promptTemplate
+	tmpl         template.Template
 	caps         capabilities
 }
 
 type capabilities struct {
-	completion, tools, thinking, insert, embedding bool
+	completion, tools, thinking, thinkLevels, insert, embedding bool
 }
 
 // lookup resolves a model name and merges options: Ollama's defaults,
@@ -100,28 +100,16 @@ func (s *Server) acquire(ctx context.Context, mi *modelInfo, keepAlive *api.Dura
 		return nil, err
 	}
 	l := &loaded{modelInfo: mi, lease: lease, r: lease.Runner, tok: lease.Runner.Loaded().Tokenizer, loadDuration: time.Since(start)}
-	src := mi.res.Template
-	if templateOverride != "" {
-		src = templateOverride
-	}
-	if src == "" {
-		if ct, ok := l.r.Loaded().File.String("tokenizer.chat_template"); ok && ct != "" {
-			s.log.Debug("model has only a Jinja chat template; using the plain prompt template", "model", mi.name)
-		}
-		src = defaultTemplate
-	}
-	t, err := parseGoTemplate(src)
+	ld := l.r.Loaded()
+	chatTemplate, _ := ld.File.String("tokenizer.chat_template")
+	t, err := chooseTemplate(templateOverride, mi.res.Template, chatTemplate)
 	if err != nil {
 		lease.Release()
-		return nil, errorf(http.StatusBadRequest, "%v", err)
+		return nil, err
 	}
 	l.tmpl = t
-	ld := l.r.Loaded()
-	l.caps = capabilities{completion: ld.Model != nil, embedding: ld.Encoder != nil, insert: strings.Contains(src, ".Suffix"),
-		tools: strings.Contains(src, ".Tools") || strings.Contains(src, "tools")}
-	if o, _ := thinkTags(src); o != "" || strings.Contains(src, ".Think") {
-		l.caps.thinking = true
-	}
+	l.caps = capabilitiesOf(t)
+	l.caps.completion, l.caps.embedding = ld.Model != nil, ld.Encoder != nil
 	return l, nil
 }
 
@@ -148,10 +136,15 @@ func (s *Server) isEncoder(path string) bool {
 	return v
 }
 
-// tokenize encodes the rendered prompt; a non-raw prompt gets the model's
-// BOS, and special tokens written in the text are parsed as such.
+// tokenize encodes the rendered prompt with the model's BOS (when it
+// takes one), parsing special tokens written in the text. A template that
+// writes the BOS itself does not get a second one.
 func (l *loaded) tokenize(text string, addSpecial bool) []int32 {
-	return l.tok.Encode(text, addSpecial, true)
+	ids := l.tok.Encode(text, addSpecial, true)
+	if addSpecial && len(ids) >= 2 && ids[0] == l.tok.BOS() && ids[1] == ids[0] {
+		ids = ids[1:]
+	}
+	return ids
 }
 
 // fit makes a prompt fit the context. Too long with truncate off is an

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golem-llm/golem/api"
+	"github.com/golem-llm/golem/internal/gguf"
 	"github.com/golem-llm/golem/internal/registry"
 	"github.com/golem-llm/golem/internal/store"
 )
@@ -104,15 +105,25 @@ func (s *Server) show(name string, verbose bool) (*api.ShowResponse, error) {
 		resp.Messages = append(resp.Messages, api.Message{Role: m.Role, Content: m.Content})
 	}
 	// Capabilities as Ollama derives them from the template.
-	t := si.Template
-	if t != "" && strings.Contains(t, ".Tools") {
-		resp.Capabilities = appendUnique(resp.Capabilities, "tools")
-	}
-	if t != "" && strings.Contains(t, ".Suffix") {
-		resp.Capabilities = appendUnique(resp.Capabilities, "insert")
-	}
-	if o, _ := thinkTags(t); o != "" || strings.Contains(t, ".Think") {
-		resp.Capabilities = appendUnique(resp.Capabilities, "thinking")
+	if !contains(resp.Capabilities, "embedding") {
+		chatTemplate := ""
+		if r, err := s.store.Resolve(name); err == nil && si.Template == "" {
+			if f, err := gguf.Open(r.ModelPath); err == nil {
+				chatTemplate, _ = f.String("tokenizer.chat_template")
+				f.Close()
+			}
+		}
+		if t, err := chooseTemplate("", si.Template, chatTemplate); err == nil {
+			c := capabilitiesOf(t)
+			for _, cap := range []struct {
+				on   bool
+				name string
+			}{{c.tools, "tools"}, {c.insert, "insert"}, {c.thinking, "thinking"}} {
+				if cap.on {
+					resp.Capabilities = appendUnique(resp.Capabilities, cap.name)
+				}
+			}
+		}
 	}
 	return resp, nil
 }
@@ -458,4 +469,13 @@ func (s *Server) handlePostBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusCreated)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -482,12 +482,3 @@ func fileSize(t *testing.T, p string) int64 {
 	}
 	return fi.Size()
 }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -700,9 +700,9 @@ func (s *Server) handleOpenAICompletion(w http.ResponseWriter, r *http.Request) 
 		}
 		v.Messages = append(v.Messages, api.Message{Role: "user", Content: prompt})
 	}
-	text, err := l.tmpl.Render(v)
+	text, err := l.render(v)
 	if err != nil {
-		writeOAIErr(w, errorf(http.StatusInternalServerError, "rendering the prompt template: %v", err))
+		writeOAIErr(w, err)
 		return
 	}
 	ids, err := l.fit(l.tokenize(text, true), true)
