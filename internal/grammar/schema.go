@@ -270,8 +270,8 @@ func readJV(dec *json.Decoder, depth int) (*jv, error) {
 	return nil, fmt.Errorf("unexpected token %v", tok)
 }
 
-// FromSchema compiles a JSON Schema. Errors are *SchemaError values (or a
-// JSON syntax error) describing what the client sent wrong. Compiled
+// FromSchema compiles a JSON Schema. Every error is a *SchemaError (JSON
+// syntax errors included) describing what the client sent wrong. Compiled
 // grammars are kept in a small cache keyed by the schema text, so a client
 // repeating a schema reuses the grammar and its warm mask cache.
 func FromSchema(schema []byte) (*Grammar, error) {
