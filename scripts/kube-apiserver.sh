@@ -19,6 +19,11 @@ mkdir -p "$bin"
 # The build modules live outside the repository so that the product's go.mod never sees them.
 export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
 
+# A binary without the version stamp (an older build of this script) is rebuilt: helm
+# checks charts' kubeVersion against what the server reports.
+if [ -x "$apiserver" ] && [ "$("$apiserver" --version 2>/dev/null)" != "Kubernetes $kube" ]; then
+	rm -f "$apiserver"
+fi
 if [ ! -x "$apiserver" ]; then
 	start=$(date +%s)
 	src=$cache/src/kube-apiserver-$kube
@@ -42,7 +47,11 @@ if [ ! -x "$apiserver" ]; then
 	echo "kube-apiserver.sh: resolving k8s.io/kubernetes $kube with $(echo "$mods" | wc -l) staging modules at $staging" >&2
 	go mod tidy >&2
 	echo "kube-apiserver.sh: building kube-apiserver $kube" >&2
-	go build -trimpath -o "$apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+	# The version stamps the Kubernetes build sets (hack/lib/version.sh), so /version reports it.
+	minor=${kube#v1.}; minor=${minor%%.*}
+	v=k8s.io/component-base/version
+	ld="-s -w -X $v.gitVersion=$kube -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z"
+	go build -trimpath -ldflags "$ld" -o "$apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
 	mv "$apiserver.tmp" "$apiserver"
 	echo "kube-apiserver.sh: kube-apiserver built in $(($(date +%s) - start))s" >&2
 fi
