@@ -126,14 +126,12 @@ func (s *Server) resolvePath(name string) (string, error) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	root := func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("%s %s: no such endpoint", r.Method, r.URL.Path)})
-			return
-		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "Ollama is running")
 	}
-	mux.HandleFunc("GET /", root) // GET patterns answer HEAD too
+	// GET patterns answer HEAD too; other paths get the mux's 404, and
+	// known paths with the wrong method its 405, as Ollama answers them.
+	mux.HandleFunc("GET /{$}", root)
 	version := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, api.VersionResponse{Version: s.cfg.Version})
 	}
