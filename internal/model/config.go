@@ -56,6 +56,10 @@ type Config struct {
 	FusedGateUp bool // ffn_up holds gate rows then up rows (phi3)
 	PostNorms   bool // RMSNorm of each branch before the residual add (gemma2, gemma3)
 	GELU        bool // GELU (tanh form) instead of SiLU in the gated FFN (gemma)
+	// QPrescale multiplies Q by AttnScale after RoPE, before Q·K (phi3,
+	// gemma), instead of scaling the scores (llama, qwen). The math is the
+	// same; the rounding of the F16 attention path is not.
+	QPrescale bool
 
 	EmbedScale   float32 // multiplies the token embedding; 0 = none (gemma: sqrt(n_embd))
 	AttnScale    float32 // multiplies Q·K before the softmax
@@ -83,6 +87,7 @@ type archSpec struct {
 	fusedQKV    bool
 	fusedGateUp bool
 	gemma       bool                 // embedding scale, post-norms, GELU
+	qPrescale   bool                 // Q scaled before Q·K
 	sliding     func(layer int) bool // which layers use the sliding window
 	localBase   float64              // RoPE base of the sliding-window layers
 }
@@ -93,9 +98,9 @@ var archs = map[string]archSpec{
 	"qwen3": {rope: RopeNeoX, qkNorm: true},
 	// phi3 files declare a sliding window, but llama.cpp (and so every
 	// reference) runs all its layers with full attention.
-	"phi3":   {rope: RopeNeoX, fusedQKV: true, fusedGateUp: true},
-	"gemma2": {rope: RopeNeoX, gemma: true, sliding: func(l int) bool { return l%2 == 0 }},
-	"gemma3": {rope: RopeNeoX, gemma: true, qkNorm: true, sliding: func(l int) bool { return l%6 < 5 }, localBase: 10000},
+	"phi3":   {rope: RopeNeoX, fusedQKV: true, fusedGateUp: true, qPrescale: true},
+	"gemma2": {rope: RopeNeoX, gemma: true, qPrescale: true, sliding: func(l int) bool { return l%2 == 0 }},
+	"gemma3": {rope: RopeNeoX, gemma: true, qPrescale: true, qkNorm: true, sliding: func(l int) bool { return l%6 < 5 }, localBase: 10000},
 }
 
 // SupportedArchitectures lists the values of general.architecture this
@@ -116,7 +121,8 @@ func readConfig(f *gguf.File) (*Config, error) {
 		return nil, fmt.Errorf("unsupported model architecture %q (supported: %v)", arch, SupportedArchitectures())
 	}
 	c := &Config{Arch: arch, RopeStyle: spec.rope, QKNorm: spec.qkNorm, QKVBias: spec.qkvBias,
-		FusedQKV: spec.fusedQKV, FusedGateUp: spec.fusedGateUp, PostNorms: spec.gemma, GELU: spec.gemma}
+		FusedQKV: spec.fusedQKV, FusedGateUp: spec.fusedGateUp, PostNorms: spec.gemma, GELU: spec.gemma,
+		QPrescale: spec.qPrescale}
 	c.Name, _ = f.String("general.name")
 
 	required := func(key string) (int, error) {

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"github.com/golem-llm/golem/internal/tensor"
 )
 
 // Batch lists the tokens of one forward pass. Tokens may come from several
@@ -31,28 +33,40 @@ func (b *Batch) Len() int { return len(b.Tokens) }
 
 // Workspace holds the scratch memory of forward passes of up to batch
 // tokens, of which up to maxLogits ask for logits. A workspace serves one
-// forward pass at a time.
+// forward pass at a time. After the first passes have sized its buffers,
+// a forward pass allocates nothing.
 type Workspace struct {
 	m         *Model
 	batch     int
 	maxLogits int
 
-	pos     []int     // per token: its position in its sequence
-	x, xn   []float32 // residual stream and its normalised copy, batch×NEmbd
-	q       []float32 // batch×NHead*HeadDim
-	kb, vb  []float32 // batch×kvDim, batch×vDim
-	qkv     []float32 // fused projection output (phi3)
-	att     []float32 // batch×NHead*HeadDimV
-	gate    []float32 // batch×NFF (fused: batch×2·NFF)
+	pos     []int          // per token: its position in its sequence
+	order   []tensor.Order // per row of the current products: ggml's path for it (Batch, Group4)
+	rowTok  []int          // last layer: the token of each output row
+	x, xn   []float32      // residual stream and its normalised copy, batch×NEmbd
+	q       []float32      // batch×NHead*HeadDim
+	kb, vb  []float32      // batch×kvDim, batch×vDim
+	qkv     []float32      // fused projection output (phi3)
+	att     []float32      // batch×NHead*HeadDimV
+	gate    []float32      // batch×NFF (fused: batch×2·NFF)
 	up      []float32
 	rowBuf  [][]float32 // per worker: one dequantized weight row
-	scores  [][]float32 // per worker: attention scores over a context
+	scores  [][]float32 // per worker: attention scores of one KV head group
+	lanes   [][]float32 // per worker: attention's lane accumulators (fast mode)
 	cos     [][]float32 // per RoPE table: batch×RopeDim/2
 	sin     [][]float32
 	outX    []float32 // maxLogits×NEmbd: final hidden states wanting logits
 	logits  []float32 // maxLogits×NVocab
 	out     [][]float32
 	touched []*Sequence
+
+	// The loop bodies handed to the worker pool, made once so that a
+	// forward pass does not allocate closures, and their arguments.
+	mm     mmState
+	mmFn   func(worker, lo, hi int)
+	convFn func(worker, lo, hi int)
+	at     attnState
+	attnFn func(worker, lo, hi int)
 }
 
 // NewWorkspace allocates scratch memory for batches of up to batch tokens
@@ -67,6 +81,9 @@ func (m *Model) NewWorkspace(batch, maxLogits int) (*Workspace, error) {
 	b := batch
 	w := &Workspace{m: m, batch: b, maxLogits: maxLogits}
 	w.pos = make([]int, b)
+	w.order = make([]tensor.Order, b)
+	w.mm.runs = make([]colRun, 0, b)
+	w.rowTok = make([]int, b)
 	w.x = make([]float32, b*c.NEmbd)
 	w.xn = make([]float32, b*c.NEmbd)
 	w.q = make([]float32, b*c.NHead*c.HeadDim)
@@ -86,6 +103,10 @@ func (m *Model) NewWorkspace(batch, maxLogits int) (*Workspace, error) {
 	workers := m.pool.Size()
 	w.rowBuf = make([][]float32, workers)
 	w.scores = make([][]float32, workers)
+	w.lanes = make([][]float32, workers)
+	for i := range w.lanes {
+		w.lanes[i] = make([]float32, 32*c.HeadDimV*(c.NHead/c.NHeadKV))
+	}
 	for i := range w.rowBuf {
 		w.rowBuf[i] = make([]float32, maxCols)
 	}
@@ -96,6 +117,9 @@ func (m *Model) NewWorkspace(batch, maxLogits int) (*Workspace, error) {
 	w.outX = make([]float32, maxLogits*c.NEmbd)
 	w.logits = make([]float32, maxLogits*c.NVocab)
 	w.out = make([][]float32, 0, maxLogits)
+	w.mmFn = w.mulMatChunks
+	w.convFn = w.convertRows
+	w.attnFn = w.attentionUnits
 	return w, nil
 }
 
@@ -119,7 +143,7 @@ func (w *Workspace) Forward(b *Batch) ([][]float32, error) {
 	// Give each token its position, checking everything before touching
 	// any cache so a bad batch changes nothing.
 	w.touched = w.touched[:0]
-	nOut, maxSeen := 0, 0
+	nOut, maxCtx := 0, 0
 	var err error
 	for t, id := range b.Tokens {
 		seq := b.Seqs[t]
@@ -140,7 +164,7 @@ func (w *Workspace) Forward(b *Batch) ([][]float32, error) {
 			err = fmt.Errorf("sequence overflow: %d tokens at position %d (context %d, batch %d)", seq.pending, seq.pos, seq.numCtx, seq.maxBatch)
 			break
 		}
-		maxSeen = max(maxSeen, w.pos[t]+1)
+		maxCtx = max(maxCtx, seq.numCtx)
 		if b.Logits[t] {
 			nOut++
 		}
@@ -154,37 +178,44 @@ func (w *Workspace) Forward(b *Batch) ([][]float32, error) {
 		}
 		return nil, err
 	}
-	for i := range w.scores {
-		if len(w.scores[i]) < maxSeen {
-			w.scores[i] = make([]float32, maxSeen)
+	// ggml multiplies a batch of rows in a different order than a single
+	// row (see tensor.Order); each sequence's rows use the order they
+	// would have if the sequence were alone.
+	for _, seq := range w.touched {
+		seq.outRows = 0 // rows seen so far
+	}
+	for t := range b.Tokens {
+		seq := b.Seqs[t]
+		w.order[t] = rowOrder(seq.outRows, seq.pending)
+		seq.outRows++
+	}
+	// Score buffers for a whole context of every query head of a group,
+	// sized by the longest context once rather than growing per token.
+	if need := maxCtx * (c.NHead / c.NHeadKV); len(w.scores[0]) < need {
+		for i := range w.scores {
+			w.scores[i] = make([]float32, need)
 		}
 	}
 
-	w.forward(b)
+	nOut = w.forward(b)
 
 	for _, seq := range w.touched {
 		seq.pos += seq.pending
 		seq.pending = 0
 	}
 
-	// Final norm and output projection for the rows that want logits.
+	// Final norm and output projection of the rows that want logits, which
+	// forward left first in w.x.
 	E, V := c.NEmbd, c.NVocab
 	w.out = w.out[:0]
-	k := 0
-	for t := range b.Tokens {
-		if b.Logits[t] {
-			row := w.outX[k*E : (k+1)*E]
-			w.rmsnorm(row, w.x[t*E:(t+1)*E], m.OutputNorm)
-			k++
-		}
+	for k := 0; k < nOut; k++ {
+		w.rmsnorm(w.outX[k*E:(k+1)*E], w.x[k*E:(k+1)*E], m.OutputNorm)
 	}
 	if nOut > 0 {
 		logits := w.logits[:nOut*V]
-		w.matmul(logits, m.Output, w.outX[:nOut*E], nOut)
+		w.mulMat(w.outX[:nOut*E], nOut, E, job{logits, m.Output})
 		if fc := c.FinalSoftcap; fc != 0 {
-			for i, v := range logits {
-				logits[i] = softcap(v, fc)
-			}
+			softcapAll(logits, fc)
 		}
 		for i := 0; i < nOut; i++ {
 			w.out = append(w.out, logits[i*V:(i+1)*V])
@@ -193,9 +224,11 @@ func (w *Workspace) Forward(b *Batch) ([][]float32, error) {
 	return w.out, nil
 }
 
-// forward runs the batch through every layer, leaving the final residual
-// stream in w.x.
-func (w *Workspace) forward(b *Batch) {
+// forward runs the batch through every layer. As llama.cpp does, the last
+// layer's feed-forward block runs only on the tokens that want logits:
+// forward leaves their final residual rows first in w.x, in batch order,
+// with w.gemm set for the output projection, and returns their number.
+func (w *Workspace) forward(b *Batch) int {
 	m := w.m
 	c := &m.Config
 	T := len(b.Tokens)
@@ -225,7 +258,7 @@ func (w *Workspace) forward(b *Batch) {
 		if l.Wqkv != nil {
 			all := qDim + kvDim + vDim
 			qkv := w.qkv[:T*all]
-			w.matmul(qkv, l.Wqkv, xn, T)
+			w.mulMat(xn, T, E, job{qkv, l.Wqkv})
 			for t := 0; t < T; t++ {
 				row := qkv[t*all : (t+1)*all]
 				copy(q[t*qDim:(t+1)*qDim], row[:qDim])
@@ -233,9 +266,7 @@ func (w *Workspace) forward(b *Batch) {
 				copy(v[t*vDim:(t+1)*vDim], row[qDim+kvDim:])
 			}
 		} else {
-			w.matmul(q, l.Wq, xn, T)
-			w.matmul(k, l.Wk, xn, T)
-			w.matmul(v, l.Wv, xn, T)
+			w.mulMat(xn, T, E, job{q, l.Wq}, job{k, l.Wk}, job{v, l.Wv})
 		}
 		if l.Bq != nil {
 			addBias(q, l.Bq)
@@ -254,17 +285,22 @@ func (w *Workspace) forward(b *Batch) {
 		}
 		w.rope(q, c.NHead, T, l.Rope)
 		w.rope(k, c.NHeadKV, T, l.Rope)
-		for t := 0; t < T; t++ {
-			seq := b.Seqs[t]
-			r := w.pos[t] % seq.kvRows[li]
-			copy(seq.k[li][r*kvDim:(r+1)*kvDim], k[t*kvDim:(t+1)*kvDim])
-			copy(seq.v[li][r*vDim:(r+1)*vDim], v[t*vDim:(t+1)*vDim])
+		if c.QPrescale {
+			m.vec.Scale(q, c.AttnScale)
 		}
+		w.storeKV(b, li, k, v)
 
 		att := w.att[:T*c.NHead*c.HeadDimV]
 		w.attention(att, q, b, li)
-		w.matmul(xn, l.Wo, att, T)
+		w.mulMat(att, T, c.NHead*c.HeadDimV, job{xn, l.Wo})
 		w.addBranch(x, xn, l.PostAttnNorm, T)
+		if li == len(m.Layers)-1 {
+			T = w.selectOutputRows(b)
+			if T == 0 {
+				return 0
+			}
+			x, xn = w.x[:T*E], w.xn[:T*E]
+		}
 
 		for t := 0; t < T; t++ {
 			w.rmsnorm(xn[t*E:(t+1)*E], x[t*E:(t+1)*E], l.FFNNorm)
@@ -273,53 +309,95 @@ func (w *Workspace) forward(b *Batch) {
 		up := w.up[:T*F]
 		if l.Wgate == nil {
 			both := w.gate[:T*2*F]
-			w.matmul(both, l.Wup, xn, T)
+			w.mulMat(xn, T, E, job{both, l.Wup})
 			for t := 0; t < T; t++ {
-				g, u := both[t*2*F:t*2*F+F], both[t*2*F+F:(t+1)*2*F]
-				dst := up[t*F : (t+1)*F]
-				for i := range dst {
-					dst[i] = w.act(g[i]) * u[i]
-				}
+				w.gatedAct(up[t*F:(t+1)*F], both[t*2*F:t*2*F+F], both[t*2*F+F:(t+1)*2*F])
 			}
 		} else {
 			gate := w.gate[:T*F]
-			w.matmul(gate, l.Wgate, xn, T)
-			w.matmul(up, l.Wup, xn, T)
-			for i := range up {
-				up[i] = w.act(gate[i]) * up[i]
+			w.mulMat(xn, T, E, job{gate, l.Wgate}, job{up, l.Wup})
+			for t := 0; t < T; t++ {
+				w.gatedAct(up[t*F:(t+1)*F], gate[t*F:(t+1)*F], up[t*F:(t+1)*F])
 			}
 		}
-		w.matmul(xn, l.Wdown, up, T)
+		w.mulMat(up, T, F, job{xn, l.Wdown})
 		w.addBranch(x, xn, l.PostFFNNorm, T)
 	}
+	return T
 }
 
-// matmul computes dst[t][r] = W[r]·x[t] for T input rows, splitting the
-// weight rows over the worker pool so each row is read once per pass.
-func (w *Workspace) matmul(dst []float32, m *Matrix, x []float32, T int) {
-	w.m.pool.For(m.Rows, 16, func(worker, lo, hi int) {
-		buf := w.rowBuf[worker]
-		for r := lo; r < hi; r++ {
-			row := m.Row(r, buf)
-			for t := 0; t < T; t++ {
-				dst[t*m.Rows+r] = dot(row, x[t*m.Cols:(t+1)*m.Cols])
+// selectOutputRows moves the residual rows of the tokens that want logits
+// to the front of w.x (rows only move down, so in place), sets the product
+// order of each for the remaining products, and returns their number.
+func (w *Workspace) selectOutputRows(b *Batch) int {
+	E := w.m.NEmbd
+	n := 0
+	for t, want := range b.Logits {
+		if want {
+			if n != t {
+				copy(w.x[n*E:(n+1)*E], w.x[t*E:(t+1)*E])
 			}
+			w.rowTok[n] = t
+			n++
 		}
-	})
+	}
+	// Rows per sequence among the output rows, then each row's order.
+	for _, seq := range w.touched {
+		seq.outRows, seq.outSeen = 0, 0
+	}
+	for k := 0; k < n; k++ {
+		b.Seqs[w.rowTok[k]].outRows++
+	}
+	for k := 0; k < n; k++ {
+		seq := b.Seqs[w.rowTok[k]]
+		w.order[k] = rowOrder(seq.outSeen, seq.outRows)
+		seq.outSeen++
+	}
+	return n
 }
 
-// rmsnorm writes x/sqrt(mean(x²)+eps)·w into dst (which may be x), with
-// the sum of squares in float64 as ggml does.
+// rowOrder is ggml's product path for row i of count rows of one sequence:
+// a batch path from two rows on, and within a batch of more than three,
+// the four-row groups of its interleaved kernels for all but the last
+// count%4 rows.
+func rowOrder(i, count int) tensor.Order {
+	var o tensor.Order
+	if count >= 2 {
+		o |= tensor.Batch
+	}
+	if count > 3 && i < count-count%4 {
+		o |= tensor.Group4
+	}
+	return o
+}
+
+// storeKV writes the batch's keys and values into each token's sequence
+// cache: as float32 in the exact mode, rounded to F16 in the fast mode.
+func (w *Workspace) storeKV(b *Batch, li int, k, v []float32) {
+	c := &w.m.Config
+	kvDim, vDim := c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV
+	for t := range b.Tokens {
+		seq := b.Seqs[t]
+		r := w.pos[t] % seq.kvRows[li]
+		kt, vt := k[t*kvDim:(t+1)*kvDim], v[t*vDim:(t+1)*vDim]
+		if w.m.exact {
+			copy(seq.k[li][r*kvDim:(r+1)*kvDim], kt)
+			copy(seq.v[li][r*vDim:(r+1)*vDim], vt)
+		} else {
+			w.m.vec.F32ToF16(seq.k16[li][r*kvDim:(r+1)*kvDim], kt)
+			w.m.vec.F32ToF16(seq.v16[li][r*vDim:(r+1)*vDim], vt)
+		}
+	}
+}
+
+// rmsnorm writes x/sqrt(mean(x²)+eps)·w into dst (which may be x) as ggml
+// does: float32 squares summed in float64, the scale 1/sqrtf(mean+eps) in
+// float32, then (x·scale)·w.
 func (w *Workspace) rmsnorm(dst, x []float32, weight Vector) {
-	var sum float64
-	for _, v := range x {
-		sum += float64(v) * float64(v)
-	}
-	mean := float32(sum / float64(len(x)))
-	scale := float32(1 / math.Sqrt(float64(mean+w.m.NormEps)))
-	for i, v := range x {
-		dst[i] = v * scale * weight[i]
-	}
+	v := w.m.vec
+	mean := float32(v.SumSq(x) / float64(len(x)))
+	scale := 1 / float32(math.Sqrt(float64(mean+w.m.NormEps)))
+	v.ScaleMul(dst, x, scale, weight)
 }
 
 // addBranch adds a branch output to the residual stream, normalising it
@@ -332,32 +410,31 @@ func (w *Workspace) addBranch(x, branch []float32, postNorm Vector, T int) {
 			w.rmsnorm(row, row, postNorm)
 		}
 	}
-	for i := range x {
-		x[i] += branch[i]
+	w.m.vec.Add(x, branch[:len(x)])
+}
+
+// gatedAct sets dst = act(gate)·up for one row (dst may be up): SiLU, or
+// GELU in its tanh form, computed exactly in the exact mode and through
+// ggml's F16 table in the fast mode. It works a row at a time because
+// ggml's vectorised SiLU does (its last partial vector goes through expf).
+func (w *Workspace) gatedAct(dst, gate, up []float32) {
+	m := w.m
+	switch {
+	case !m.GELU && !m.exact:
+		m.vec.SiluMul(dst, gate, up)
+	case !m.GELU:
+		for i, g := range gate {
+			dst[i] = silu(g) * up[i]
+		}
+	case m.exact:
+		for i, g := range gate {
+			dst[i] = gelu(g) * up[i]
+		}
+	default:
+		for i, g := range gate {
+			dst[i] = geluF16(m.gelu, g) * up[i]
+		}
 	}
-}
-
-// act is the FFN gate activation.
-func (w *Workspace) act(x float32) float32 {
-	if w.m.GELU {
-		return gelu(x)
-	}
-	return silu(x)
-}
-
-// gelu is the tanh approximation of GELU, computed in float32 precision.
-func gelu(x float32) float32 {
-	const sqrt2OverPi = 0.7978845608028654
-	x64 := float64(x)
-	return float32(0.5 * x64 * (1 + math.Tanh(sqrt2OverPi*x64*(1+0.044715*x64*x64))))
-}
-
-func silu(x float32) float32 {
-	return x / (1 + float32(math.Exp(float64(-x))))
-}
-
-func softcap(v, c float32) float32 {
-	return c * float32(math.Tanh(float64(v/c)))
 }
 
 func addBias(x []float32, b Vector) {
@@ -365,134 +442,4 @@ func addBias(x []float32, b Vector) {
 	for i := range x {
 		x[i] += b[i%n]
 	}
-}
-
-// ropeTables fills cos/sin of RoPE table set for the positions of the T
-// tokens of this batch.
-func (w *Workspace) ropeTables(set, T int) {
-	c := &w.m.Config
-	r := &w.m.ropes[set]
-	half := c.RopeDim / 2
-	var corr0, corr1, mscale float64 = 0, 0, 1
-	if r.yarn {
-		corr0, corr1 = yarnCorrDims(c.RopeDim, c.YarnOrigCtx, c.RopeBase)
-		mscale = c.YarnAttnFactor * (1 + 0.1*math.Log(1/r.freqScale))
-	}
-	cs, sn := w.cos[set], w.sin[set]
-	for t := 0; t < T; t++ {
-		pos := float64(w.pos[t])
-		for i := 0; i < half; i++ {
-			extrap := pos * r.invFreq[i]
-			theta := extrap * r.freqScale
-			if r.yarn {
-				ramp := yarnRamp(corr0, corr1, 2*i) * c.YarnExtFactor
-				theta = theta*(1-ramp) + extrap*ramp
-			}
-			cs[t*half+i] = float32(math.Cos(theta) * mscale)
-			sn[t*half+i] = float32(math.Sin(theta) * mscale)
-		}
-	}
-}
-
-// yarnCorrDims returns the range of rotated dimensions YaRN blends between
-// interpolation and extrapolation (β_fast = 32, β_slow = 1).
-func yarnCorrDims(nDims, origCtx int, base float64) (float64, float64) {
-	corr := func(nRot float64) float64 {
-		return float64(nDims) * math.Log(float64(origCtx)/(nRot*2*math.Pi)) / (2 * math.Log(base))
-	}
-	lo := math.Max(0, math.Floor(corr(32)))
-	hi := math.Min(float64(nDims-1), math.Ceil(corr(1)))
-	return lo, hi
-}
-
-func yarnRamp(lo, hi float64, i0 int) float64 {
-	y := (float64(i0/2) - lo) / math.Max(0.001, hi-lo)
-	return 1 - math.Min(1, math.Max(0, y))
-}
-
-// rope rotates the first RopeDim elements of each of the nHeads heads of
-// the T rows of x, in the architecture's pairing.
-func (w *Workspace) rope(x []float32, nHeads, T, set int) {
-	c := &w.m.Config
-	half := c.RopeDim / 2
-	hd := c.HeadDim
-	for t := 0; t < T; t++ {
-		cs, sn := w.cos[set][t*half:(t+1)*half], w.sin[set][t*half:(t+1)*half]
-		for h := 0; h < nHeads; h++ {
-			v := x[(t*nHeads+h)*hd : (t*nHeads+h+1)*hd]
-			if c.RopeStyle == RopeNeoX {
-				for i := 0; i < half; i++ {
-					a, b := v[i], v[i+half]
-					v[i] = a*cs[i] - b*sn[i]
-					v[i+half] = a*sn[i] + b*cs[i]
-				}
-			} else {
-				for i := 0; i < half; i++ {
-					a, b := v[2*i], v[2*i+1]
-					v[2*i] = a*cs[i] - b*sn[i]
-					v[2*i+1] = a*sn[i] + b*cs[i]
-				}
-			}
-		}
-	}
-}
-
-// attention computes, for each token of the batch and each query head,
-// softmax(scale·q·K) over the positions of the token's own sequence that it
-// sees (all up to its own, or the last Window of them), times V. Query head
-// h reads KV head h/(NHead/NHeadKV).
-func (w *Workspace) attention(out, q []float32, b *Batch, layer int) {
-	c := &w.m.Config
-	T := len(b.Tokens)
-	hd, hdv := c.HeadDim, c.HeadDimV
-	kvDim, vDim := c.NHeadKV*hd, c.NHeadKV*hdv
-	group := c.NHead / c.NHeadKV
-	scale, capv := c.AttnScale, c.AttnSoftcap
-	window := w.m.Layers[layer].Window
-	w.m.pool.For(T*c.NHead, 1, func(worker, lo, hi int) {
-		scores := w.scores[worker]
-		for job := lo; job < hi; job++ {
-			t, h := job/c.NHead, job%c.NHead
-			seq := b.Seqs[t]
-			rows := seq.kvRows[layer]
-			K, V := seq.k[layer], seq.v[layer]
-			kvh := h / group
-			last := w.pos[t]
-			first := 0
-			if window > 0 {
-				first = max(0, last-window+1)
-			}
-			n := last - first + 1
-			qh := q[(t*c.NHead+h)*hd : (t*c.NHead+h+1)*hd]
-			maxv := float32(math.Inf(-1))
-			for j := 0; j < n; j++ {
-				r := (first + j) % rows
-				sc := dot(qh, K[r*kvDim+kvh*hd:r*kvDim+(kvh+1)*hd]) * scale
-				if capv != 0 {
-					sc = softcap(sc, capv)
-				}
-				scores[j] = sc
-				if sc > maxv {
-					maxv = sc
-				}
-			}
-			var sum float64
-			for j := 0; j < n; j++ {
-				e := float32(math.Exp(float64(scores[j] - maxv)))
-				scores[j] = e
-				sum += float64(e)
-			}
-			inv := float32(1 / sum)
-			o := out[(t*c.NHead+h)*hdv : (t*c.NHead+h+1)*hdv]
-			clear(o)
-			for j := 0; j < n; j++ {
-				p := scores[j] * inv
-				r := (first + j) % rows
-				vr := V[r*vDim+kvh*hdv : r*vDim+(kvh+1)*hdv]
-				for i := range o {
-					o[i] += p * vr[i]
-				}
-			}
-		}
-	})
 }

@@ -18,23 +18,25 @@ type Matrix struct {
 	data       []byte
 	rowBytes   int
 	kern       *tensor.Kernels
-	f32        []float32 // the same bytes as float32 when Type is F32
+	f32        []float32    // the same bytes as float32 when Type is F32
+	order      tensor.Order // ggml's product path for this matrix (Interleaved)
 }
 
 // Vector is a 1-D F32 weight (norms, biases), dequantized at load when
 // stored in another type.
 type Vector []float32
 
-// newMatrix binds a 2-D tensor and checks its shape is [cols, rows].
-func newMatrix(t *gguf.TensorInfo, cols, rows int) (*Matrix, error) {
+// newMatrix binds a 2-D tensor, checks its shape is [cols, rows], and picks
+// its kernels at the given level.
+func newMatrix(t *gguf.TensorInfo, cols, rows int, level tensor.Level) (*Matrix, error) {
 	if len(t.Dims) != 2 || t.Dims[0] != uint64(cols) || t.Dims[1] != uint64(rows) {
 		return nil, fmt.Errorf("tensor %q has shape %v, want [%d %d]", t.Name, t.Dims, cols, rows)
 	}
 	if !tensor.Supported(t.Type) {
 		return nil, fmt.Errorf("tensor %q has type %s, which this engine does not support", t.Name, t.Type)
 	}
-	k, ok := tensor.KernelsFor(t.Type)
-	if !ok {
+	k, ok := tensor.KernelsAt(t.Type, level)
+	if !ok || k.MulMat == nil {
 		return nil, fmt.Errorf("tensor %q has type %s, which this engine does not support", t.Name, t.Type)
 	}
 	rb, err := t.Type.RowBytes(cols)
@@ -60,7 +62,9 @@ func bytesToF32(b []byte) []float32 {
 	}
 	if uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
 		out := make([]float32, len(b)/4)
-		tensor.Dequantize(tensor.F32, b, out)
+		if err := tensor.Dequantize(tensor.F32, b, out); err != nil {
+			panic(err) // the length is a multiple of 4 by construction
+		}
 		return out
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)

@@ -2,8 +2,16 @@
 // reads an architecture's hyper-parameters, binds its weights straight from
 // the memory-mapped file, and evaluates tokens through a KV cache.
 //
-// The arithmetic is float32 throughout with weights dequantized exactly as
-// ggml does, which is the "f32ref" math the reference traces describe.
+// A model computes in one of two modes, chosen at load (Options.Exact):
+//
+//   - fast (the default) does what llama.cpp's CPU backend does: each matrix
+//     input is converted once to the weights' vec-dot type (8-bit blocks for
+//     quantized weights, half precision for F16/BF16) and shared by the
+//     matrices that read it, the products use integer dot products per
+//     block, and the KV cache holds F16. Its results follow llama.cpp's own
+//     ("llamacpp") reference traces.
+//   - exact computes in float32 throughout with weights dequantized exactly
+//     as ggml does and an F32 KV cache: the math of the "f32ref" traces.
 package model
 
 import (
@@ -12,6 +20,7 @@ import (
 
 	"github.com/golem-llm/golem/internal/gguf"
 	"github.com/golem-llm/golem/internal/parallel"
+	"github.com/golem-llm/golem/internal/tensor"
 )
 
 // Layer holds the weights of one transformer block.
@@ -39,9 +48,11 @@ type Layer struct {
 // ropeSet is one RoPE frequency table; models whose layers use different
 // bases (gemma3) have several.
 type ropeSet struct {
-	invFreq   []float64 // per rotated pair: base^(-2i/ropeDim) / freq_factor
-	freqScale float64   // linear scaling: 1/factor
-	yarn      bool
+	base       float64
+	thetaScale float32   // base^(-2/RopeDim), the angle ratio of successive pairs
+	factors    []float32 // per pair frequency divisors (rope_freqs.weight), or nil
+	freqScale  float64   // linear scaling: 1/factor
+	yarn       bool
 }
 
 // Model is a loaded model. It is read-only after Load and may be shared by
@@ -57,21 +68,87 @@ type Model struct {
 
 	ropes []ropeSet
 	pool  *parallel.Pool
+
+	exact bool
+	level tensor.Level
+	vec   *tensor.VecKernels
+	gelu  []float32 // fast mode: ggml's GELU table, by half bit pattern
 }
 
-// Load binds the weights of f. f must stay open while the model is used.
-// threads <= 0 uses one worker per CPU.
+// Options control how a model computes.
+type Options struct {
+	// Threads is the number of workers of each forward pass; <= 0 uses one
+	// per CPU.
+	Threads int
+	// Exact selects float32 math with an F32 KV cache (the f32ref traces'
+	// math) instead of the default fast mode (llama.cpp's CPU numerics:
+	// 8-bit activations for quantized weights, F16 KV cache).
+	Exact bool
+	// SIMD names the kernel tier: "" for tensor.DefaultLevel() (the best
+	// the CPU has), or "generic", "avx2", "avx512".
+	SIMD string
+}
+
+// Load binds the weights of f in the fast mode with the default kernels.
+// f must stay open while the model is used. threads <= 0 uses one worker
+// per CPU.
 func Load(f *gguf.File, threads int) (*Model, error) {
+	return LoadWithOptions(f, Options{Threads: threads})
+}
+
+// LoadWithOptions binds the weights of f to compute as opts says.
+func LoadWithOptions(f *gguf.File, opts Options) (*Model, error) {
+	level := tensor.DefaultLevel()
+	if opts.SIMD != "" {
+		l, ok := tensor.ParseLevel(opts.SIMD)
+		if !ok {
+			return nil, fmt.Errorf("unknown kernel level %q (want generic, avx2 or avx512)", opts.SIMD)
+		}
+		if !tensor.Available(l) {
+			return nil, fmt.Errorf("kernel level %s is not available on this CPU or build (have %v)", l, tensor.Levels())
+		}
+		level = l
+	}
 	cfg, err := readConfig(f)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: *cfg, File: f}
+	m := &Model{Config: *cfg, File: f, exact: opts.Exact, level: level}
+	m.vec, _ = tensor.VecAt(level)
 	if err := m.bind(); err != nil {
 		return nil, err
 	}
-	m.pool = parallel.New(threads)
+	if m.GELU && !m.exact {
+		m.gelu = geluTable()
+	}
+	m.pool = parallel.New(opts.Threads)
 	return m, nil
+}
+
+// Exact reports whether the model computes in the exact float32 mode.
+func (m *Model) Exact() bool { return m.exact }
+
+// Level is the kernel tier the model computes with.
+func (m *Model) Level() tensor.Level { return m.level }
+
+// WeightBytes is the size of the weights one token's forward pass reads:
+// every layer matrix and the output matrix (the embedding only gives one
+// row per token).
+func (m *Model) WeightBytes() int64 {
+	var n int64
+	add := func(x *Matrix) {
+		if x != nil {
+			n += int64(len(x.data))
+		}
+	}
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		for _, x := range []*Matrix{l.Wq, l.Wk, l.Wv, l.Wqkv, l.Wo, l.Wgate, l.Wup, l.Wdown} {
+			add(x)
+		}
+	}
+	add(m.Output)
+	return n
 }
 
 // Close stops the model's worker goroutines. The GGUF file is the caller's.
@@ -93,12 +170,23 @@ func (m *Model) tensor(name string) (*gguf.TensorInfo, error) {
 	return t, nil
 }
 
+// matrix binds a weight matrix multiplied by activations. llama.cpp's CPU
+// backend repacks such matrices of some types for its interleaved kernels
+// (the token embedding, read by rows, is never repacked, even when it is
+// also the output matrix).
 func (m *Model) matrix(name string, cols, rows int) (*Matrix, error) {
 	t, err := m.tensor(name)
 	if err != nil {
 		return nil, err
 	}
-	return newMatrix(t, cols, rows)
+	x, err := newMatrix(t, cols, rows, m.level)
+	if err != nil {
+		return nil, err
+	}
+	if tensor.Interleaves(x.Type, rows) {
+		x.order = tensor.Interleaved
+	}
+	return x, nil
 }
 
 func (m *Model) vector(name string, n int) (Vector, error) {
@@ -119,7 +207,7 @@ func (m *Model) bind() error {
 		return fmt.Errorf("tensor %q has shape %v, want [%d n_vocab]", emb.Name, emb.Dims, c.NEmbd)
 	}
 	c.NVocab = int(emb.Dims[1])
-	if m.TokenEmbd, err = newMatrix(emb, c.NEmbd, c.NVocab); err != nil {
+	if m.TokenEmbd, err = newMatrix(emb, c.NEmbd, c.NVocab, m.level); err != nil {
 		return err
 	}
 	if m.OutputNorm, err = m.vector("output_norm.weight", c.NEmbd); err != nil {
@@ -130,7 +218,14 @@ func (m *Model) bind() error {
 			return err
 		}
 	} else {
-		m.Output = m.TokenEmbd
+		// Tied: the embedding is also the output matrix. llama.cpp loads a
+		// second copy of it for the product, which its CPU backend repacks
+		// like any other matrix, so the view here gets its own order.
+		out := *m.TokenEmbd
+		if tensor.Interleaves(out.Type, out.Rows) {
+			out.order = tensor.Interleaved
+		}
+		m.Output = &out
 	}
 
 	qDim, kvDim, vDim := c.NHead*c.HeadDim, c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV
@@ -226,20 +321,19 @@ func (m *Model) bind() error {
 			}
 		}
 	}
-	table := func(base float64, factors Vector) []float64 {
-		inv := make([]float64, half)
-		for i := range inv {
-			inv[i] = math.Pow(base, -2*float64(i)/float64(c.RopeDim))
-			if factors != nil {
-				inv[i] /= float64(factors[i])
-			}
+	set := func(base float64, factors Vector, freqScale float64, yarn bool) ropeSet {
+		return ropeSet{
+			base:       base,
+			thetaScale: float32(math.Pow(float64(float32(base)), float64(float32(-2)/float32(c.RopeDim)))),
+			factors:    factors,
+			freqScale:  freqScale,
+			yarn:       yarn,
 		}
-		return inv
 	}
-	m.ropes = []ropeSet{{invFreq: table(c.RopeBase, factors), freqScale: c.RopeFreqScale, yarn: c.YarnExtFactor != 0}}
+	m.ropes = []ropeSet{set(c.RopeBase, factors, c.RopeFreqScale, c.YarnExtFactor != 0)}
 	if c.LocalRopeBase != 0 {
 		// Sliding-window layers use a fixed base, unscaled.
-		m.ropes = append(m.ropes, ropeSet{invFreq: table(c.LocalRopeBase, nil), freqScale: 1})
+		m.ropes = append(m.ropes, set(c.LocalRopeBase, nil, 1, false))
 	}
 	return nil
 }

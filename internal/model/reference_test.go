@@ -5,28 +5,51 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/golem-llm/golem/internal/gguf"
 	"github.com/golem-llm/golem/internal/model"
+	"github.com/golem-llm/golem/internal/tensor"
 	"github.com/golem-llm/golem/internal/testutil"
 )
 
 // refCase is one row of the reference table: a model traced by llama.cpp
-// (../shared/reference/<dir>/<stem>.json) and the tolerance on teacher-forced
-// log-probabilities for this engine (float32 compute, F32 KV cache).
+// and the references each compute mode is held to.
+//
+//   - The exact mode (float32, F32 KV cache) is compared with the exact-math
+//     trace in ../shared/reference/<exactDir>/<stem>.json within 1e-3 on
+//     every listed log-probability (reference README §5; observed ≤ 1e-4).
+//   - The fast mode (llama.cpp's numerics: activations converted to the
+//     weights' vec-dot type, F16 KV cache, non-flash attention) is compared
+//     with llama.cpp's native trace in ../shared/reference/llamacpp/: the
+//     median |Δ| over all listed log-probabilities ≤ 1e-4 and the maximum
+//     ≤ 0.5 (README §5: single steps can jump when a last-bit difference
+//     flips an 8-bit rounding). Gemma rows are only a sanity check there
+//     (README §5.1: max 2.0, median 0.2).
 type refCase struct {
-	stem string
-	dir  string
-	tol  float64
+	stem     string
+	exactDir string
+	fast     fastTol
 }
 
+// fastTol is the fast mode's tolerance against llamacpp/.
+type fastTol struct{ median, max float64 }
+
+var (
+	ggmlTol   = fastTol{median: 1e-4, max: 0.5}
+	sanityTol = fastTol{median: 0.2, max: 2.0}
+)
+
+// exactTol is the exact mode's tolerance against the exact-math traces.
+const exactTol = 1e-3
+
 // family expands a synthetic model family into one row per tensor type.
-func family(prefix, dir string, tol float64, types ...string) []refCase {
+func family(prefix, exactDir string, fast fastTol, types ...string) []refCase {
 	var rows []refCase
 	for _, t := range types {
-		rows = append(rows, refCase{prefix + "-" + t, dir, tol})
+		rows = append(rows, refCase{prefix + "-" + t, exactDir, fast})
 	}
 	return rows
 }
@@ -37,21 +60,55 @@ var allTypes = []string{"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q
 // A new model or tensor type is one row.
 func referenceCases() []refCase {
 	rows := []refCase{
-		{"stories260K", "f32ref", 1e-3},
-		{"stories260K-q8_0-mix", "f32ref", 1e-3},
-		{"stories260K-q5_0-mix", "f32ref", 1e-3},
-		{"stories260K-q4_0-mix", "f32ref", 1e-3},
-		{"llama-2-tiny-random", "f32ref", 1e-3},
+		{"stories260K", "f32ref", ggmlTol},
+		{"stories260K-q8_0-mix", "f32ref", ggmlTol},
+		{"stories260K-q5_0-mix", "f32ref", ggmlTol},
+		{"stories260K-q4_0-mix", "f32ref", ggmlTol},
+		{"llama-2-tiny-random", "f32ref", ggmlTol},
 	}
-	rows = append(rows, family("syn-llama-256", "f32ref", 1e-3, allTypes...)...)
-	rows = append(rows, family("syn-qwen2-256", "f32ref", 1e-3, allTypes...)...)
-	rows = append(rows, family("syn-qwen3-256", "f32ref", 1e-3, allTypes...)...)
-	rows = append(rows, family("syn-phi3-256", "f32ref", 1e-3, "F32", "F16", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q4_K_M")...)
-	// Gemma computes GELU exactly here, so its reference is the trace made
-	// with ggml's exact GELU (reference README §5.1 and §8).
-	rows = append(rows, family("syn-gemma2-32", "f32ref-gelu-exact", 1e-3, "F32", "F16", "Q8_0", "Q4_0")...)
-	rows = append(rows, family("syn-gemma3-256", "f32ref-gelu-exact", 1e-3, "F32", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q4_K_M")...)
+	rows = append(rows, family("syn-llama-256", "f32ref", ggmlTol, allTypes...)...)
+	rows = append(rows, family("syn-qwen2-256", "f32ref", ggmlTol, allTypes...)...)
+	rows = append(rows, family("syn-qwen3-256", "f32ref", ggmlTol, allTypes...)...)
+	rows = append(rows, family("syn-phi3-256", "f32ref", ggmlTol, "F32", "F16", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q4_K_M")...)
+	// Gemma computes GELU exactly in the exact mode, so its exact reference
+	// is the trace made with ggml's exact GELU (reference README §5.1 and
+	// §8); the fast mode uses ggml's F16 GELU table like llamacpp/.
+	rows = append(rows, family("syn-gemma2-32", "f32ref-gelu-exact", sanityTol, "F32", "F16", "Q8_0", "Q4_0")...)
+	rows = append(rows, family("syn-gemma3-256", "f32ref-gelu-exact", sanityTol, "F32", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q4_K_M")...)
 	return rows
+}
+
+// mode is one way of loading a model for the reference tests: a compute
+// mode with a kernel level.
+type mode struct {
+	name  string
+	exact bool
+	simd  string
+}
+
+// testModes lists the modes every row runs in: exact and fast, each with
+// the portable Go kernels and with the best assembly level of this CPU.
+// GOLEM_TEST_LEVELS=all adds every intermediate level.
+func testModes() []mode {
+	levels := []tensor.Level{tensor.Generic}
+	if best := tensor.BestLevel(); best != tensor.Generic {
+		if os.Getenv("GOLEM_TEST_LEVELS") == "all" {
+			levels = tensor.Levels()
+		} else {
+			levels = append(levels, best)
+		}
+	}
+	var modes []mode
+	for _, exact := range []bool{true, false} {
+		for _, l := range levels {
+			name := "fast"
+			if exact {
+				name = "exact"
+			}
+			modes = append(modes, mode{name: name + "/" + l.String(), exact: exact, simd: l.String()})
+		}
+	}
+	return modes
 }
 
 type trace struct {
@@ -115,17 +172,19 @@ func argmax(logits []float32) int32 {
 	return int32(best)
 }
 
-// TestReferenceTraces checks, for every model of the table, that the
-// teacher-forced top-10 log-probabilities agree with llama.cpp's exact-F32
-// traces within the row's tolerance, and that free-running greedy decoding
-// reproduces the traced ids wherever the reference's top-1/top-2 gap is
-// wider than twice the tolerance.
+// TestReferenceTraces checks every model of the table in every mode:
+// teacher-forced top-10 log-probabilities against the mode's reference
+// (see refCase), and free-running greedy decoding, which must reproduce
+// the traced ids wherever the reference's top-1/top-2 gap is wider than
+// the mode can explain.
 func TestReferenceTraces(t *testing.T) {
 	for _, rc := range referenceCases() {
-		t.Run(rc.stem, func(t *testing.T) {
-			t.Parallel()
-			checkTrace(t, rc, model.DefaultBatch)
-		})
+		for _, md := range testModes() {
+			t.Run(rc.stem+"/"+md.name, func(t *testing.T) {
+				t.Parallel()
+				checkTrace(t, rc, md, model.DefaultBatch)
+			})
+		}
 	}
 }
 
@@ -135,32 +194,49 @@ func TestReferenceTraces(t *testing.T) {
 // still match the reference.
 func TestSlidingWindowCache(t *testing.T) {
 	for _, rc := range referenceCases() {
-		if !strings.Contains(rc.stem, "gemma") || !strings.HasSuffix(rc.stem, "F32") {
+		if !strings.Contains(rc.stem, "gemma") || !(strings.HasSuffix(rc.stem, "F32") || strings.HasSuffix(rc.stem, "Q8_0")) {
 			continue
 		}
-		t.Run(rc.stem, func(t *testing.T) {
-			t.Parallel()
-			checkTrace(t, rc, 3)
-		})
+		for _, md := range testModes() {
+			t.Run(rc.stem+"/"+md.name, func(t *testing.T) {
+				t.Parallel()
+				checkTrace(t, rc, md, 3)
+			})
+		}
 	}
 }
 
-func checkTrace(t *testing.T, rc refCase, batch int) {
-	tr := loadTrace(t, rc.dir, rc.stem)
-	f, err := gguf.Open(testutil.Shared(t, filepath.FromSlash(tr.Model.File)))
+func loadMode(t *testing.T, path string, md mode, threads int) (*gguf.File, *model.Model) {
+	t.Helper()
+	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, err := model.LoadWithOptions(f, model.Options{Threads: threads, Exact: md.exact, SIMD: md.simd})
+	if err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if m.Exact() != md.exact || m.Level().String() != md.simd {
+		t.Fatalf("loaded in mode exact=%v level %s, asked for %+v", m.Exact(), m.Level(), md)
+	}
+	return f, m
+}
+
+func checkTrace(t *testing.T, rc refCase, md mode, batch int) {
+	dir := rc.exactDir
+	if !md.exact {
+		dir = "llamacpp"
+	}
+	tr := loadTrace(t, dir, rc.stem)
+	f, m := loadMode(t, testutil.Shared(t, filepath.FromSlash(tr.Model.File)), md, 1)
 	defer f.Close()
-	m, err := model.Load(f, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer m.Close()
 	if m.NVocab != tr.Vocab.NVocab {
 		t.Fatalf("vocabulary %d, reference %d", m.NVocab, tr.Vocab.NVocab)
 	}
-	var worst float64
+	var diffs []float64
+	var stepErr [][]float64 // per prompt and step: the largest |Δ|
 	for pi, p := range tr.Prompts {
 		// Teacher forcing.
 		s, err := m.NewSessionBatch(256, batch)
@@ -182,6 +258,7 @@ func checkTrace(t *testing.T, rc refCase, batch int) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		errs := make([]float64, len(p.Steps))
 		for i, step := range p.Steps {
 			if i > 0 {
 				if logits, err = s.Eval([]int32{p.GeneratedIDs[i-1]}); err != nil {
@@ -195,14 +272,21 @@ func checkTrace(t *testing.T, rc refCase, batch int) {
 			for _, e := range step.Top {
 				id, want := int(e[0]), e[1]
 				d := math.Abs(lp[id] - want)
-				worst = math.Max(worst, d)
-				if d > rc.tol {
-					t.Errorf("prompt %d step %d token %d: logprob %.7f, reference %.7f (|Δ| %.2g > %.g)", pi, i, id, lp[id], want, d, rc.tol)
+				diffs = append(diffs, d)
+				errs[i] = math.Max(errs[i], d)
+				if md.exact && d > exactTol {
+					t.Errorf("prompt %d step %d token %d: logprob %.7f, reference %.7f (|Δ| %.2g > %.g)", pi, i, id, lp[id], want, d, exactTol)
 				}
 			}
 		}
+		stepErr = append(stepErr, errs)
 
-		// Free-running greedy decoding.
+		// Free-running greedy decoding. A different argmax is acceptable
+		// only where the reference's top-2 gap is within twice the error
+		// this mode may have at that step: the exact tolerance, or in the
+		// fast mode what this step measured, and at least 0.05 (the
+		// near-ties where llama.cpp itself and Ollama part ways have gaps
+		// below 0.07, README §5).
 		s, err = m.NewSessionBatch(256, batch)
 		if err != nil {
 			t.Fatal(err)
@@ -214,8 +298,12 @@ func checkTrace(t *testing.T, rc refCase, batch int) {
 			got := argmax(logits)
 			if got != step.Token {
 				gap := step.Top[0][1] - step.Top[1][1]
-				if gap >= 2*rc.tol {
-					t.Errorf("prompt %d: greedy token %d is %d, reference %d (reference gap %.3g)", pi, i, got, step.Token, gap)
+				allowed := exactTol
+				if !md.exact {
+					allowed = math.Max(errs[i], 0.05)
+				}
+				if gap >= 2*allowed {
+					t.Errorf("prompt %d: greedy token %d is %d, reference %d (reference gap %.3g, allowed %.3g)", pi, i, got, step.Token, gap, 2*allowed)
 				}
 				break // after a near-tie divergence later steps are not comparable
 			}
@@ -226,7 +314,33 @@ func checkTrace(t *testing.T, rc refCase, batch int) {
 			}
 		}
 	}
-	t.Logf("max |Δ logprob| = %.2g", worst)
+	med, worst := median(diffs), maxOf(diffs)
+	t.Logf("%s vs %s: median |Δ logprob| %.2g, max %.2g", md.name, dir, med, worst)
+	if !md.exact {
+		if med > rc.fast.median {
+			t.Errorf("median |Δ logprob| %.3g > %.g", med, rc.fast.median)
+		}
+		if worst > rc.fast.max {
+			t.Errorf("max |Δ logprob| %.3g > %.g (per step: %v)", worst, rc.fast.max, stepErr)
+		}
+	}
+}
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func maxOf(x []float64) float64 {
+	m := 0.0
+	for _, v := range x {
+		m = math.Max(m, v)
+	}
+	return m
 }
 
 // TestUnsupportedArchitecture checks that a model of an architecture the

@@ -15,13 +15,17 @@ type Sequence struct {
 	maxBatch int
 	pos      int
 	pending  int // tokens of this sequence in the forward pass under way
+	outRows  int // forward pass scratch: rows counted so far, rows wanting logits
+	outSeen  int
 
 	// Per layer: kvRows[l] rows of NHeadKV*HeadDim (K) and NHeadKV*HeadDimV
-	// (V) float32 values. Position p lives in row p % kvRows[l]:
-	// full-attention layers keep numCtx rows, sliding-window layers only
-	// the window plus one batch.
-	k, v   [][]float32
-	kvRows []int
+	// (V) values, float32 in the exact mode (k, v) and F16 in the fast mode
+	// (k16, v16). Position p lives in row p % kvRows[l]: full-attention
+	// layers keep numCtx rows, sliding-window layers only the window plus
+	// one batch.
+	k, v     [][]float32
+	k16, v16 [][]uint16
+	kvRows   []int
 }
 
 // NewSequence allocates a KV cache for numCtx positions. maxBatch is the
@@ -37,17 +41,27 @@ func (m *Model) NewSequence(numCtx, maxBatch int) (*Sequence, error) {
 	}
 	s := &Sequence{m: m, numCtx: numCtx, maxBatch: min(maxBatch, numCtx)}
 	kvDim, vDim := c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV
-	s.k = make([][]float32, c.NLayer)
-	s.v = make([][]float32, c.NLayer)
 	s.kvRows = make([]int, c.NLayer)
-	for i := range s.k {
+	if m.exact {
+		s.k = make([][]float32, c.NLayer)
+		s.v = make([][]float32, c.NLayer)
+	} else {
+		s.k16 = make([][]uint16, c.NLayer)
+		s.v16 = make([][]uint16, c.NLayer)
+	}
+	for i := range s.kvRows {
 		rows := numCtx
 		if w := m.Layers[i].Window; w > 0 {
 			rows = min(numCtx, w+s.maxBatch-1)
 		}
 		s.kvRows[i] = rows
-		s.k[i] = make([]float32, rows*kvDim)
-		s.v[i] = make([]float32, rows*vDim)
+		if m.exact {
+			s.k[i] = make([]float32, rows*kvDim)
+			s.v[i] = make([]float32, rows*vDim)
+		} else {
+			s.k16[i] = make([]uint16, rows*kvDim)
+			s.v16[i] = make([]uint16, rows*vDim)
+		}
 	}
 	return s, nil
 }
@@ -66,6 +80,9 @@ func (s *Sequence) CacheBytes() int64 {
 	var n int64
 	for l := range s.k {
 		n += int64(len(s.k[l])+len(s.v[l])) * 4
+	}
+	for l := range s.k16 {
+		n += int64(len(s.k16[l])+len(s.v16[l])) * 2
 	}
 	return n
 }

@@ -1,46 +1,127 @@
 // Package parallel runs the engine's data-parallel loops on a persistent
 // pool of worker goroutines, so that a forward pass does not spawn
 // goroutines for every matrix it multiplies.
+//
+// Work is handed out in chunks from a shared counter, so a worker that
+// the operating system deschedules (a busy neighbour on the same core)
+// only delays the chunk it holds: the others take the rest. Idle workers
+// spin for a short, bounded time waiting for the next loop (forward passes
+// issue hundreds of loops per token, microseconds apart) and then block,
+// so an idle pool costs no CPU.
 package parallel
 
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
+// spinFor bounds how long an idle worker, or a caller waiting for the last
+// chunks, polls before blocking.
+const spinFor = 100 * time.Microsecond
+
 // Pool is a fixed set of workers. Its For method splits a range of work
-// items into contiguous chunks, one per worker, and waits for all of them.
-// A Pool is safe for use by one caller at a time per For call; concurrent
-// For calls are serialised.
+// items into chunks, runs them on the workers and the calling goroutine,
+// and waits for all of them. Concurrent For calls are serialised.
 type Pool struct {
-	n    int
-	mu   sync.Mutex
-	jobs []chan job
-	wg   sync.WaitGroup
+	n  int
+	mu sync.Mutex // one For at a time
+
+	// The loop under way, published by bumping gen.
+	fn          func(worker, lo, hi int)
+	total       int
+	chunk       int
+	next        atomic.Int64 // start of the next chunk to hand out
+	outstanding atomic.Int32 // workers (not the caller) still in this loop
+	gen         atomic.Uint64
+
+	workers []*worker
+	done    wakeup // the caller, waiting for outstanding == 0
+	allDone func() bool
+	closed  atomic.Bool
+	wg      sync.WaitGroup
 }
 
-type job struct {
-	fn     func(worker, lo, hi int)
-	worker int
-	lo, hi int
+// wakeup lets one goroutine block until another signals it, without a
+// lost wake-up: sleeping is set before the final check, and the waker
+// only sends when it wins the sleeping→awake transition.
+type wakeup struct {
+	sleeping atomic.Bool
+	ch       chan struct{}
+}
+
+func newWakeup() wakeup { return wakeup{ch: make(chan struct{}, 1)} }
+
+// wait blocks until ready() is true, spinning briefly first.
+func (w *wakeup) wait(ready func() bool) {
+	if spin(ready) {
+		return
+	}
+	for {
+		w.sleeping.Store(true)
+		if ready() {
+			if w.sleeping.CompareAndSwap(true, false) {
+				return
+			}
+			<-w.ch // the waker won and is sending
+			return
+		}
+		<-w.ch
+		if ready() {
+			return
+		}
+	}
+}
+
+// wake wakes the goroutine if it is blocked (or about to block) in wait.
+func (w *wakeup) wake() {
+	if w.sleeping.CompareAndSwap(true, false) {
+		w.ch <- struct{}{}
+	}
+}
+
+// spin polls ready for up to spinFor.
+func spin(ready func() bool) bool {
+	var start time.Time
+	for i := 0; ; i++ {
+		if ready() {
+			return true
+		}
+		if i&63 == 63 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > spinFor {
+				return false
+			}
+			if i&1023 == 1023 {
+				runtime.Gosched()
+			}
+		}
+	}
+}
+
+type worker struct {
+	id    int
+	seen  uint64
+	wake  wakeup
+	ready func() bool // gen has moved past seen
 }
 
 // New starts a pool of n workers; n <= 0 means one per CPU. The caller's
-// goroutine does the first chunk itself, so n-1 goroutines are started.
+// goroutine takes part in every loop, so n-1 goroutines are started.
 func New(n int) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{n: n}
+	p := &Pool{n: n, done: newWakeup()}
+	p.allDone = func() bool { return p.outstanding.Load() == 0 }
 	for i := 1; i < n; i++ {
-		ch := make(chan job)
-		p.jobs = append(p.jobs, ch)
-		go func() {
-			for j := range ch {
-				j.fn(j.worker, j.lo, j.hi)
-				p.wg.Done()
-			}
-		}()
+		w := &worker{id: i, wake: newWakeup()}
+		w.ready = func() bool { return p.gen.Load() != w.seen }
+		p.workers = append(p.workers, w)
+		p.wg.Add(1)
+		go p.run(w)
 	}
 	return p
 }
@@ -48,10 +129,38 @@ func New(n int) *Pool {
 // Size is the number of workers, the caller included.
 func (p *Pool) Size() int { return p.n }
 
-// For calls fn over [0, n) split into at most Size() contiguous chunks whose
-// boundaries are multiples of grain (except the last), and returns when all
-// chunks are done. worker is the chunk's index, below Size(), so callers can
-// give each chunk its own scratch memory.
+func (p *Pool) run(w *worker) {
+	defer p.wg.Done()
+	for {
+		w.wake.wait(w.ready)
+		w.seen = p.gen.Load()
+		if p.closed.Load() {
+			return
+		}
+		p.work(w.id)
+		if p.outstanding.Add(-1) == 0 {
+			p.done.wake()
+		}
+	}
+}
+
+// work takes chunks of the current loop until none are left.
+func (p *Pool) work(id int) {
+	fn, total, chunk := p.fn, p.total, p.chunk
+	for {
+		lo := int(p.next.Add(int64(chunk))) - chunk
+		if lo >= total {
+			return
+		}
+		fn(id, lo, min(lo+chunk, total))
+	}
+}
+
+// For calls fn over [0, n) in chunks of grain items (the last may be
+// shorter) and returns when all are done. Chunks are handed out
+// dynamically; worker, below Size(), identifies the goroutine running the
+// chunk, so callers can give each worker its own scratch memory. A loop of
+// a single chunk runs on the caller alone.
 func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	if n <= 0 {
 		return
@@ -59,44 +168,44 @@ func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	if grain < 1 {
 		grain = 1
 	}
-	units := (n + grain - 1) / grain
-	workers := p.n
-	if workers > units {
-		workers = units
-	}
-	if workers <= 1 {
+	if n <= grain || p.n <= 1 || len(p.workers) == 0 {
 		fn(0, 0, n)
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	per := units / workers
-	extra := units % workers
-	chunk := func(w int) (lo, hi int) {
-		// Units before worker w: w*per plus one for each earlier worker
-		// that took an extra unit.
-		before := w*per + min(w, extra)
-		u := per
-		if w < extra {
-			u++
-		}
-		return min(before*grain, n), min((before+u)*grain, n)
+	p.fn, p.total, p.chunk = fn, n, grain
+	p.next.Store(0)
+	p.outstanding.Store(int32(len(p.workers)))
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		w.wake.wake()
 	}
-	p.wg.Add(workers - 1)
-	for w := 1; w < workers; w++ {
-		lo, hi := chunk(w)
-		p.jobs[w-1] <- job{fn, w, lo, hi}
+	p.work(0)
+	p.done.wait(p.allDone)
+	p.fn = nil
+}
+
+// Chunks is a helper for callers choosing a grain: it returns a chunk size
+// that splits n items into about k chunks per worker, at least min items.
+func (p *Pool) Chunks(n, k, min int) int {
+	c := (n + p.n*k - 1) / (p.n * k)
+	if c < min {
+		c = min
 	}
-	lo, hi := chunk(0)
-	fn(0, lo, hi)
-	p.wg.Wait()
+	return c
 }
 
 // Close stops the workers. The pool must not be used afterwards.
 func (p *Pool) Close() {
-	for _, ch := range p.jobs {
-		close(ch)
+	if p.closed.Swap(true) {
+		return
 	}
-	p.jobs = nil
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		w.wake.wake()
+	}
+	p.wg.Wait()
+	p.workers = nil
 	p.n = 1
 }

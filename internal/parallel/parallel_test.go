@@ -3,6 +3,7 @@ package parallel
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestForCoversRangeOnce(t *testing.T) {
@@ -30,5 +31,70 @@ func TestForCoversRangeOnce(t *testing.T) {
 			}
 		}
 		p.Close()
+	}
+}
+
+// TestForAllocatesNothing checks that a loop with a prepared function value
+// costs no allocation, so forward passes can be allocation-free.
+func TestForAllocatesNothing(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	var sum atomic.Int64
+	fn := func(w, lo, hi int) { sum.Add(int64(hi - lo)) }
+	allocs := testing.AllocsPerRun(200, func() { p.For(1000, 10, fn) })
+	if allocs != 0 {
+		t.Errorf("For allocates %v times per call", allocs)
+	}
+	if sum.Load() != 201*1000 {
+		t.Errorf("covered %d items, want %d", sum.Load(), 201*1000)
+	}
+}
+
+// TestForIdleWorkersBlock checks that workers stop spinning after a loop:
+// with a pool of 4 idle for a while, the process uses (almost) no CPU.
+func TestForIdleWorkersBlock(t *testing.T) {
+	p := New(4)
+	defer p.Close()
+	p.For(100, 1, func(w, lo, hi int) {})
+	time.Sleep(20 * time.Millisecond) // past the spin window
+	before := cpuTime(t)
+	time.Sleep(200 * time.Millisecond)
+	if used := cpuTime(t) - before; used > 50*time.Millisecond {
+		t.Errorf("idle pool used %v of CPU in 200ms", used)
+	}
+	// And it still works after sleeping.
+	var n atomic.Int64
+	p.For(100, 1, func(w, lo, hi int) { n.Add(int64(hi - lo)) })
+	if n.Load() != 100 {
+		t.Errorf("covered %d items after idling, want 100", n.Load())
+	}
+}
+
+// TestForWithStalledWorker runs loops while one worker's chunks are slow
+// (as when its core is busy): the others take the remaining chunks, so a
+// loop costs about one slow chunk, not a share of the work per worker.
+func TestForWithStalledWorker(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	var covered, stalled atomic.Int64
+	start := time.Now()
+	p.For(200, 1, func(w, lo, hi int) {
+		if w == 1 {
+			stalled.Add(1)
+			time.Sleep(50 * time.Millisecond)
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+		covered.Add(int64(hi - lo))
+	})
+	if covered.Load() != 200 {
+		t.Fatalf("covered %d items, want 200", covered.Load())
+	}
+	if stalled.Load() == 0 {
+		t.Fatalf("the second worker never took a chunk")
+	}
+	// Static halves would take 100 × 50ms on the stalled worker.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("loop with a stalled worker took %v (%d chunks on it)", d, stalled.Load())
 	}
 }

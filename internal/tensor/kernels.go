@@ -13,6 +13,9 @@ type Kernels struct {
 	// Type is the storage type these kernels belong to.
 	Type Type
 
+	// Level is the implementation tier these kernels come from.
+	Level Level
+
 	// VecDotType is the type the activation row must be converted to (with
 	// KernelsFor(VecDotType).QuantizeRow) before calling Dot. It is ggml's
 	// vec_dot_type: F32 for F32, F16 for F16, BF16 for BF16, Q8_0 for
@@ -33,6 +36,56 @@ type Kernels struct {
 	// levels exactly and scale once per block, as ggml does. Nil for the
 	// activation-only types Q8_1 and Q8_K.
 	Dot func(n int, w []byte, x []byte) float32
+
+	// ActType is the layout MulMat reads activations in: VecDotType for the
+	// quantized weight types, F32 for F32, F16 and BF16 weights (whose
+	// activations are float32 values already rounded to VecDotType, so the
+	// inner loop converts only the weights). Zero for activation-only types.
+	ActType Type
+
+	// QuantizeAct converts a float32 activation row (len(src) elements, a
+	// whole number of blocks) into ActType for MulMat, with the rounding of
+	// ggml's CPU backend as built for x86 with AVX2 (its from_float for
+	// VecDotType): the rounding of llama.cpp's own matrix products. For Q8_0
+	// and Q8_1 that differs from QuantizeRow (ties to even, and 127/max
+	// instead of 1/(max/127)). Nil for activation-only types.
+	QuantizeAct func(src []float32, dst []byte)
+
+	// MulMat computes a tile of a matrix product: for r < rows and c < cols,
+	// dst[c*dstStride+r] = Σ_k w_r[k]·x_c[k] over the first n elements, where
+	// weight row r starts at w[r*wStride:] and activation row c (ActType, as
+	// QuantizeAct writes it) at x[c*xStride:]. The floating-point operations
+	// are those of ggml's AVX2 build, in its order, so results are bit for
+	// bit those of llama.cpp; order says which of ggml's paths to follow.
+	// Every level computes identical bits, whatever the tile's shape.
+	// Nil for activation-only types.
+	MulMat func(n int, w []byte, wStride, rows int, x []byte, xStride, cols int, dst []float32, dstStride int, order Order)
+}
+
+// Order selects which of ggml's code paths a matrix product follows; the
+// paths add the same products in different orders.
+type Order uint8
+
+const (
+	// Batch is set for a product with two or more activation rows: ggml
+	// then multiplies F32, F16 and BF16 weights with llamafile's tinyBLAS
+	// (when the row length is a multiple of 8) instead of its vec_dot.
+	Batch Order = 1 << iota
+	// Interleaved is set for Q4_0 and Q4_K matrices whose row count is a
+	// multiple of 8: ggml's CPU backend repacks those ("repack" buffers)
+	// and multiplies them with its 8-row interleaved kernels.
+	Interleaved
+	// Group4 is set for an activation row that ggml's interleaved kernels
+	// multiply in a group of four (of a product with more than three rows,
+	// all but the last count%4); the Q4_K group kernel sums each 64-element
+	// chunk separately where the single-row kernel sums whole super-blocks.
+	Group4
+)
+
+// Interleaves reports whether ggml repacks a matrix of type t with the
+// given number of rows for its interleaved kernels.
+func Interleaves(t Type, rows int) bool {
+	return (t == Q4_0 || t == Q4_K) && rows%8 == 0
 }
 
 // maxType bounds the type numbers the tables are indexed by.
@@ -58,26 +111,40 @@ var refKernels = [maxType]*Kernels{
 	Q8_K: {Type: Q8_K, VecDotType: Q8_K, DequantizeRow: dequantRowQ8_K, QuantizeRow: quantizeRowQ8_K},
 }
 
-// kernels is the dispatch table the engine uses. It starts as a copy of the
-// reference kernels; architecture-specific files may replace entries in init.
-var kernels = func() [maxType]*Kernels {
-	var t [maxType]*Kernels
-	for i, k := range refKernels {
-		if k != nil {
-			c := *k
-			t[i] = &c
+func init() {
+	// The matrix-product entry points of the reference kernels: activation
+	// conversion and products in ggml's order.
+	for _, k := range refKernels {
+		if k == nil || k.Dot == nil {
+			continue
 		}
+		k.ActType = k.VecDotType
+		switch k.Type {
+		case F32:
+			k.QuantizeAct = actF32
+		case F16:
+			k.ActType, k.QuantizeAct = F32, actRoundF16
+		case BF16:
+			k.ActType, k.QuantizeAct = F32, actRoundBF16
+		default:
+			switch k.VecDotType {
+			case Q8_0:
+				k.QuantizeAct = actQ8_0
+			case Q8_1:
+				k.QuantizeAct = actQ8_1
+			case Q8_K:
+				k.QuantizeAct = quantizeRowQ8_K
+			}
+		}
+		k.MulMat = emuMulMat(k.Type)
 	}
-	return t
-}()
+}
 
 // KernelsFor returns the kernels the engine should use for t, and false when
-// this engine cannot compute with t. The result is shared: do not modify it.
+// this engine cannot compute with t: those of DefaultLevel(). The result is
+// shared: do not modify it.
 func KernelsFor(t Type) (*Kernels, bool) {
-	if uint32(t) >= maxType || kernels[t] == nil {
-		return nil, false
-	}
-	return kernels[t], true
+	return KernelsAt(t, defaultLevel)
 }
 
 // ReferenceKernelsFor returns the portable Go kernels for t. They compute the
