@@ -182,7 +182,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(req.Messages) == 0 && req.KeepAlive != nil && req.KeepAlive.Duration == 0 {
-		s.sched.Unload(mi.m.Name.DisplayShortest())
+		s.sched.Unload(mi.id)
 		writeJSON(w, http.StatusOK, api.ChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(),
 			Message: api.Message{Role: "assistant"}, Done: true, DoneReason: "unload"})
 		return

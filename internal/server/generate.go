@@ -46,7 +46,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	// An empty prompt with keep_alive 0 unloads the model.
 	if req.Prompt == "" && req.Suffix == "" && req.KeepAlive != nil && req.KeepAlive.Duration == 0 {
-		s.sched.Unload(mi.m.Name.DisplayShortest())
+		s.sched.Unload(mi.id)
 		writeJSON(w, http.StatusOK, api.GenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Done: true, DoneReason: "unload"})
 		return
 	}

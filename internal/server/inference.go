@@ -21,6 +21,7 @@ import (
 // Modelfile defaults and the request's merged options.
 type modelInfo struct {
 	name string // as the client wrote it, echoed in answers
+	id   string // the stored name, shortest form: metrics and logs use it
 	m    *store.Model
 	res  *store.Resolved
 	opts modelOptions
@@ -58,7 +59,7 @@ func (s *Server) lookup(name string, reqOpts map[string]any) (*modelInfo, error)
 	if err != nil {
 		return nil, err
 	}
-	mi := &modelInfo{name: name, m: m, res: res, opts: defaultOptions()}
+	mi := &modelInfo{name: name, id: m.Name.DisplayShortest(), m: m, res: res, opts: defaultOptions()}
 	if err := mi.opts.apply(res.Parameters); err != nil {
 		return nil, fmt.Errorf("model %s: bad PARAMETER: %w", name, err)
 	}
@@ -92,7 +93,7 @@ func (s *Server) acquire(ctx context.Context, mi *modelInfo, keepAlive *api.Dura
 		numCtx = 512
 	}
 	start := time.Now()
-	lease, err := s.sched.Acquire(ctx, mi.m.Name.DisplayShortest(), sched.LoadOptions{NumCtx: numCtx, KeepAlive: keepAliveOf(keepAlive)})
+	lease, err := s.sched.Acquire(ctx, mi.id, sched.LoadOptions{NumCtx: numCtx, KeepAlive: keepAliveOf(keepAlive)})
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errorf(http.StatusNotFound, "model %q not found, try pulling it first", mi.name)
@@ -213,7 +214,7 @@ func (s *Server) generate(ctx context.Context, j *genJob, emit func(delta) error
 		Logprobs: j.logprobs, TopLogprobs: j.topLogprobs})
 	if err != nil {
 		if errors.Is(err, runner.ErrQueueFull) {
-			s.metrics.rejected.WithLabelValues(j.l.name).Inc()
+			s.metrics.rejected.WithLabelValues(j.l.id).Inc()
 		}
 		return err
 	}
@@ -238,7 +239,7 @@ func (s *Server) generate(ctx context.Context, j *genJob, emit func(delta) error
 			d.DoneReason = ev.Stats.DoneReason
 			d.Stats = ev.Stats
 			st := ev.Stats
-			s.metrics.observeGeneration(j.l.name, st.PromptTokens, st.CachedTokens, st.EvalTokens,
+			s.metrics.observeGeneration(j.l.id, st.PromptTokens, st.CachedTokens, st.EvalTokens,
 				st.TimeToFirstToken, st.EvalDuration, st.TotalDuration, st.DoneReason)
 		}
 		if j.parser != nil {
