@@ -186,7 +186,8 @@ func TestSeedValues(t *testing.T) {
 	wantEnv(t, ui, "HF_ENDPOINT", "https://hf-mirror.com")
 	wantEnv(t, engine, "GOLEM_HOST", "0.0.0.0:11434")
 	wantEnv(t, ui, "GOLEM_HOST", "0.0.0.0:8080")
-	wantEnv(t, pipes, "PIPELINES_HOST", "0.0.0.0:9099")
+	// Pipelines scripts reach models through the engine's OpenAI API.
+	wantEnv(t, pipes, "PIPELINES_MODELS_URL", urlOf(m, engSvc)+"/v1")
 	noEnv(t, engine, "GOLEM_PULL")
 	for _, r := range []corev1.ResourceName{"nvidia.com/gpu", "amd.com/gpu"} {
 		if q := gpuLimit(engine, r); !q.IsZero() {
@@ -198,7 +199,7 @@ func TestSeedValues(t *testing.T) {
 	}
 	wantArgs(t, ui, "serve --role ui")
 	wantArgs(t, engine, "serve --role engine")
-	wantArgs(t, pipes, "pipelines")
+	wantArgs(t, pipes, "pipelines --host 0.0.0.0 --port 9099")
 	if len(m.Pods) != 1 {
 		t.Errorf("%d test hook pods, want 1", len(m.Pods))
 	}
@@ -359,6 +360,7 @@ func TestValuesMatrix(t *testing.T) {
 				t.Errorf("engine rendered though disabled")
 			}
 			wantEnv(t, m.component(t, "ui"), "OLLAMA_BASE_URLS", "http://gpu1:11434;http://gpu2:11434")
+			noEnv(t, m.component(t, "pipelines"), "PIPELINES_MODELS_URL")
 		}},
 		{"engine plus external ollama", "ollamaUrls: [\"http://gpu1:11434\"]\n", nil, func(t *testing.T, m *manifest) {
 			wantEnv(t, m.component(t, "ui"), "OLLAMA_BASE_URLS", urlOf(m, m.serviceFor(t, m.component(t, "engine")))+";http://gpu1:11434")

@@ -493,10 +493,13 @@ func checkInvariants(t *testing.T, m *manifest, existing ...string) {
 						}
 					}
 				}
-				if e.Name == "OLLAMA_BASE_URLS" || e.Name == "OPENAI_API_BASE_URLS" {
+				switch e.Name {
+				case "OLLAMA_BASE_URLS", "OPENAI_API_BASE_URLS":
 					for _, u := range strings.Split(e.Value, ";") {
 						checkServiceURL(t, m, where+" "+e.Name, u)
 					}
+				case "PIPELINES_MODELS_URL":
+					checkServiceURL(t, m, where+" "+e.Name, strings.TrimSuffix(e.Value, "/v1"))
 				}
 			}
 		}
