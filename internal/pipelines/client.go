@@ -123,6 +123,15 @@ func (c *Client) do(ctx context.Context, method, p string, body io.Reader, ctype
 	return data, nil
 }
 
+// Do sends one request to the server (path such as "/pipelines" or
+// "/{id}/valves/spec") and returns its 2xx answer unchanged, or an
+// *APIError. It is for callers that pass answers on as they are: the web
+// UI's admin endpoints keep a valves spec's key order, which is the order
+// of the form's fields.
+func (c *Client) Do(ctx context.Context, method, path string, body io.Reader, contentType string) ([]byte, error) {
+	return c.do(ctx, method, path, body, contentType, nil)
+}
+
 func (c *Client) postJSON(ctx context.Context, method, p string, in any, out any) ([]byte, error) {
 	b, err := json.Marshal(in)
 	if err != nil {

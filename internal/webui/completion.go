@@ -385,7 +385,7 @@ func (h *Handler) chatCompletion(w http.ResponseWriter, r *http.Request, p *auth
 	go sse.keepAlive(15*time.Second, stop)
 
 	var text strings.Builder
-	u, genErr := h.generate(ctx, p, conn, chat, model, turns, func(s string) error {
+	u, genErr := h.generate(ctx, p, conn, chat, model, reply.ID, turns, func(s string) error {
 		text.WriteString(s)
 		return sse.event("delta", map[string]string{"content": s})
 	}, &text)
@@ -400,6 +400,11 @@ func (h *Handler) chatCompletion(w http.ResponseWriter, r *http.Request, p *auth
 		reply.Stopped = true
 	case genErr != nil:
 		reply.Error = genErr.Error()
+		var blocked *Blocked
+		if errors.As(genErr, &blocked) {
+			// A filter refused the request or, at the outlet, the answer: none of it is kept.
+			reply.Content = ""
+		}
 	}
 	if u != nil {
 		reply.Usage, _ = json.Marshal(u)
@@ -438,37 +443,55 @@ func (h *Handler) chatCompletion(w http.ResponseWriter, r *http.Request, p *auth
 }
 
 // generate runs the inlet filters, streams the answer and runs the outlet filters, which may rewrite
-// the text (text holds the final answer afterwards).
-func (h *Handler) generate(ctx context.Context, p *auth.Principal, conn Connection, chat Chat, model string, turns []turn,
-	delta func(string) error, text *strings.Builder) (*usage, error) {
+// the text (text holds the final answer afterwards). The outlet sees the conversation as the user wrote
+// it (not as the inlet changed it) followed by the answer, with the answer's id, as Open WebUI's
+// /chat/completed step passes it.
+func (h *Handler) generate(ctx context.Context, p *auth.Principal, conn Connection, chat Chat, model, replyID string,
+	turns []turn, delta func(string) error, text *strings.Builder) (*usage, error) {
 	params := chat.Params
-	body := map[string]any{"model": model, "messages": turns, "stream": true, "chat_id": chat.ID, "options": params}
-	body, err := h.filter(ctx, false, p, model, body)
+	body := map[string]any{"model": model, "messages": append([]turn(nil), turns...), "stream": true,
+		"chat_id": chat.ID, "options": params}
+	body, err := h.filter(ctx, false, p, conn, model, body)
 	if err != nil {
 		return nil, err
 	}
-	if turns, params, err = fromBody(body, params); err != nil {
+	sent, params, err := fromBody(body, params)
+	if err != nil {
 		return nil, fmt.Errorf("pipelines inlet filter: %v", err)
 	}
-	u, err := h.streamChat(ctx, conn, model, turns, params, delta)
+	u, err := h.streamChat(ctx, conn, model, sent, params, delta)
 	if err != nil {
 		return u, err
 	}
-	out := map[string]any{"model": model, "chat_id": chat.ID,
-		"messages": append(turns, turn{Role: "assistant", Content: text.String()})}
-	out, err = h.filter(ctx, true, p, model, out)
+	out := map[string]any{"model": model, "chat_id": chat.ID, "id": replyID,
+		"messages": append(append([]turn(nil), turns...), turn{Role: "assistant", Content: text.String()})}
+	out, err = h.filter(ctx, true, p, conn, model, out)
 	if err != nil {
 		return u, err
 	}
-	final, _, err := fromBody(out, nil)
+	final, err := lastAssistant(out)
 	if err != nil {
 		return u, fmt.Errorf("pipelines outlet filter: %v", err)
 	}
-	if n := len(final); n > 0 && final[n-1].Role == "assistant" && final[n-1].Content != text.String() {
+	if final != text.String() {
 		text.Reset()
-		text.WriteString(final[n-1].Content)
+		text.WriteString(final)
 	}
 	return u, nil
+}
+
+// lastAssistant is the answer in an outlet filter's body: the content of its last message, which must
+// be the assistant's.
+func lastAssistant(body map[string]any) (string, error) {
+	turns, _, err := fromBody(body, nil)
+	if err != nil {
+		return "", err
+	}
+	last := turns[len(turns)-1]
+	if last.Role != "assistant" {
+		return "", fmt.Errorf("the conversation it returned does not end with the answer")
+	}
+	return last.Content, nil
 }
 
 // fromBody reads messages (and options, if present) back out of a filter's body.
@@ -574,7 +597,9 @@ func (h *Handler) titleChat(w http.ResponseWriter, r *http.Request, p *auth.Prin
 }
 
 // openaiCompletion proxies an OpenAI chat-completions request to the connection with the model, for API
-// clients. Nothing is stored; inlet filters run.
+// clients. Nothing is stored. Pipelines inlet filters run on the request and outlet filters on the
+// answer: a whole answer is sent as the outlet returns it; a streamed one is relayed as it comes, and
+// when the outlet changed it, one more event before [DONE] carries the final text (see API.md).
 func (h *Handler) openaiCompletion(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var body map[string]any
 	if err := decodeJSON(w, r, &body, maxCompletionBody, false); err != nil {
@@ -591,7 +616,12 @@ func (h *Handler) openaiCompletion(w http.ResponseWriter, r *http.Request, p *au
 	if err != nil {
 		return err
 	}
-	if body, err = h.filter(ctx, false, p, model, body); err != nil {
+	// The outlet sees the conversation as the client sent it, as in the chat path.
+	asked, err := copyJSON(body["messages"])
+	if err != nil {
+		return err
+	}
+	if body, err = h.filter(ctx, false, p, conn, model, body); err != nil {
 		return err
 	}
 	path := "/chat/completions"
@@ -609,18 +639,163 @@ func (h *Handler) openaiCompletion(w http.ResponseWriter, r *http.Request, p *au
 		}
 	}
 	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(resp.StatusCode)
+	outlet := func(answer string) (string, error) {
+		msgs := append(asked.([]any), map[string]any{"role": "assistant", "content": answer})
+		out, err := h.filter(ctx, true, p, conn, model, map[string]any{"model": model, "messages": msgs})
+		if err != nil {
+			return "", err
+		}
+		return lastAssistant(out)
+	}
+	switch ct := resp.Header.Get("Content-Type"); {
+	case resp.StatusCode != 200:
+		w.WriteHeader(resp.StatusCode)
+		relay(w, resp.Body)
+		return nil
+	case strings.HasPrefix(ct, "text/event-stream"):
+		w.WriteHeader(200)
+		relayStream(ctx, w, resp.Body, model, outlet)
+		return nil
+	default:
+		return relayWhole(w, resp.Body, outlet)
+	}
+}
+
+// marshalText encodes JSON without escaping <, > and & (model text is full of them; nobody puts these
+// answers into HTML unescaped).
+func marshalText(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return []byte("null")
+	}
+	return b.Bytes()
+}
+
+// copyJSON deep-copies a decoded JSON value, so that filters working in place leave the original alone.
+func copyJSON(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	err = json.Unmarshal(b, &out)
+	return out, err
+}
+
+// relay copies a body to the client, flushing as it comes.
+func relay(w http.ResponseWriter, r io.Reader) {
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := resp.Body.Read(buf)
+		n, err := r.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil
+				return
 			}
 			flush(w)
 		}
 		if err != nil {
-			return nil
+			return
 		}
 	}
+}
+
+// relayWhole sends a non-streamed chat.completion with its first choice's text as the outlet returns it.
+func relayWhole(w http.ResponseWriter, r io.Reader, outlet func(string) (string, error)) error {
+	raw, err := io.ReadAll(io.LimitReader(r, 32<<20))
+	if err != nil {
+		return errorf(502, "reading the model server's answer: %v", err)
+	}
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var msg map[string]any
+	if dec.Decode(&doc) == nil {
+		if cs, ok := doc["choices"].([]any); ok && len(cs) > 0 {
+			if c, ok := cs[0].(map[string]any); ok {
+				msg, _ = c["message"].(map[string]any)
+			}
+		}
+	}
+	text, ok := msg["content"].(string)
+	if !ok { // not a chat.completion with text (tool calls, say): nothing for the outlet
+		w.WriteHeader(200)
+		w.Write(raw)
+		return nil
+	}
+	final, err := outlet(text)
+	if err != nil {
+		return err
+	}
+	if final != text {
+		msg["content"] = final
+		raw = marshalText(doc)
+	}
+	w.WriteHeader(200)
+	w.Write(raw)
+	return nil
+}
+
+// relayStream relays an OpenAI event stream line by line while collecting the first choice's text. When
+// the model is done it runs the outlet: if that changed the text, an event with "choices": [] (as a
+// usage event has) and "outlet": {"role": "assistant", "content": final} goes out before [DONE]; if a
+// filter refused the answer, an OpenAI-style error event does.
+func relayStream(ctx context.Context, w http.ResponseWriter, r io.Reader, model string, outlet func(string) (string, error)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var text strings.Builder
+	done, finished := false, false
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			data, isData := bytes.CutPrefix(bytes.TrimSpace(line), []byte("data:"))
+			data = bytes.TrimSpace(data)
+			switch {
+			case isData && string(data) == "[DONE]":
+				done = true
+				line = nil // sent after the outlet's event
+			case isData:
+				var ch openaiChunk
+				if json.Unmarshal(data, &ch) == nil {
+					for _, c := range ch.Choices {
+						text.WriteString(c.Delta.Content)
+						if c.FinishReason != nil && *c.FinishReason != "" {
+							finished = true
+						}
+					}
+				}
+			}
+			if len(line) > 0 {
+				if _, werr := w.Write(line); werr != nil {
+					return
+				}
+				flush(w)
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if ctx.Err() != nil || !(done || finished) {
+		return // stopped, or the stream broke: no finished answer to filter
+	}
+	final, err := outlet(text.String())
+	var ev any
+	var blocked *Blocked
+	switch {
+	case errors.As(err, &blocked):
+		ev = map[string]any{"error": map[string]any{"message": blocked.Message, "type": "filter_refused", "code": 400}}
+	case err != nil:
+		ev = map[string]any{"error": map[string]any{"message": err.Error(), "type": "pipelines_error", "code": 502}}
+	case final != text.String():
+		ev = map[string]any{"object": "chat.completion.chunk", "model": model, "choices": []any{},
+			"outlet": map[string]string{"role": "assistant", "content": final}}
+	}
+	if ev != nil {
+		fmt.Fprintf(w, "data: %s\n\n", bytes.TrimSpace(marshalText(ev)))
+	}
+	if done {
+		io.WriteString(w, "data: [DONE]\n\n")
+	}
+	flush(w)
 }

@@ -28,7 +28,11 @@ type FilterCall struct {
 	Servers []FilterServer
 	// Model is the model the completion is for (filters choose by it).
 	Model string
-	User  FilterUser
+	// ConnectionID is the connection that serves Model. When it is one of Servers and Model is one of
+	// its pipes, that pipe's own inlet and outlet run too (after the filters' inlets, before their
+	// outlets), as Open WebUI does.
+	ConnectionID string
+	User         FilterUser
 	// Body is the OpenAI-style request: model, messages ([{role, content}]), stream, and for chats
 	// chat_id and options (the chat's parameters). At the outlet, messages end with the answer.
 	Body map[string]any
@@ -50,7 +54,7 @@ type FilterUser struct {
 }
 
 // filter runs the inlet or outlet stage if filters and Pipelines servers exist; otherwise body passes as is.
-func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, model string, body map[string]any) (map[string]any, error) {
+func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, conn Connection, model string, body map[string]any) (map[string]any, error) {
 	if h.filters == nil {
 		return body, nil
 	}
@@ -67,7 +71,7 @@ func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, mo
 	if len(servers) == 0 {
 		return body, nil
 	}
-	call := FilterCall{Servers: servers, Model: model, Body: body,
+	call := FilterCall{Servers: servers, Model: model, ConnectionID: conn.ID, Body: body,
 		User: FilterUser{ID: p.ID, Email: p.Email, Name: p.Name, Role: string(p.Role)}}
 	stage, run := "inlet", h.filters.Inlet
 	if outlet {
@@ -76,7 +80,7 @@ func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, mo
 	out, err := run(ctx, call)
 	var b *Blocked
 	if errors.As(err, &b) {
-		return nil, errorf(400, "%s", b.Message)
+		return nil, b // a 400 with the filter's message (writeError)
 	}
 	if err != nil {
 		return nil, errorf(502, "pipelines %s filter: %v", stage, err)

@@ -42,9 +42,12 @@ func writeDetail(w http.ResponseWriter, status int, detail string) {
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var au *auth.Error
+	var fb *Blocked
 	switch {
 	case errors.As(err, &ae):
 		writeDetail(w, ae.status, ae.detail)
+	case errors.As(err, &fb):
+		writeDetail(w, http.StatusBadRequest, fb.Message)
 	case errors.As(err, &au):
 		if au.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(au.RetryAfter.Seconds()+0.999)))

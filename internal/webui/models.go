@@ -27,8 +27,14 @@ type Model struct {
 	Size           int64           `json:"size,omitempty"`
 	ModifiedAt     string          `json:"modified_at,omitempty"`
 	Details        json.RawMessage `json:"details,omitempty"`
+	// Pipeline is set for a Pipelines server's own models: {"type": "pipe"} or {"type": "manifold"}.
+	Pipeline *modelPipeline `json:"pipeline,omitempty"`
 	// filter marks a Pipelines filter: not a chat model, but a step around completions.
 	filter bool
+}
+
+type modelPipeline struct {
+	Type string `json:"type"`
 }
 
 // connectionModels lists a connection's models: Ollama's /api/tags or OpenAI's /models. pipelines
@@ -80,8 +86,12 @@ func (h *Handler) connectionModels(ctx context.Context, c Connection) ([]Model, 
 			if owner == "" {
 				owner = "openai"
 			}
-			ms = append(ms, Model{ID: m.ID, Name: name, Object: "model", OwnedBy: owner, Pipelines: list.Pipelines,
-				filter: m.Pipeline != nil && m.Pipeline.Type == "filter"})
+			md := Model{ID: m.ID, Name: name, Object: "model", OwnedBy: owner, Pipelines: list.Pipelines,
+				filter: m.Pipeline != nil && m.Pipeline.Type == "filter"}
+			if m.Pipeline != nil && !md.filter && list.Pipelines {
+				md.Pipeline = &modelPipeline{Type: m.Pipeline.Type}
+			}
+			ms = append(ms, md)
 		}
 		c.Pipelines = list.Pipelines
 	}

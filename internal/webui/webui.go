@@ -209,6 +209,16 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /api/v1/models/pull", h.need(adminOf, h.pullModel))
 	m.HandleFunc("DELETE /api/v1/models", h.need(adminOf, h.deleteModel))
 
+	m.HandleFunc("GET /api/v1/pipelines/list", h.need(adminOf, h.listPipelineServers))
+	m.HandleFunc("GET /api/v1/pipelines", h.need(adminOf, h.listPipelines))
+	m.HandleFunc("POST /api/v1/pipelines/upload", h.need(adminOf, h.uploadPipeline))
+	m.HandleFunc("POST /api/v1/pipelines/add", h.need(adminOf, h.addPipeline))
+	m.HandleFunc("POST /api/v1/pipelines/reload", h.need(adminOf, h.reloadPipelines))
+	m.HandleFunc("DELETE /api/v1/pipelines/{id}", h.need(adminOf, h.deletePipeline))
+	m.HandleFunc("GET /api/v1/pipelines/{id}/valves", h.need(adminOf, h.pipelineValves(false)))
+	m.HandleFunc("GET /api/v1/pipelines/{id}/valves/spec", h.need(adminOf, h.pipelineValves(true)))
+	m.HandleFunc("POST /api/v1/pipelines/{id}/valves/update", h.need(adminOf, h.updateValves))
+
 	m.HandleFunc("GET /api/v1/chats", h.need(member, h.listChats))
 	m.HandleFunc("POST /api/v1/chats", h.need(member, h.createChat))
 	m.HandleFunc("GET /api/v1/chats/{id}", h.need(member, h.getChat))
