@@ -25,6 +25,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "Run a model on a prompt, or chat with it interactively", runCommand},
+		{"bench", "Measure prompt and generation speed, and the memory bandwidth", benchCommand},
 		{"serve", "Start the server: Ollama and OpenAI APIs, metrics, health", serveCommand},
 		{"pull", "Pull a model from a registry", pullCommand},
 		{"push", "Push a model to a registry", pushCommand},

@@ -103,3 +103,35 @@ func TestNonFiniteInput(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamRead checks the bandwidth kernel reads every byte: its checksum
+// is the xor of the 8-byte words (plus the bytes after the last 128-byte
+// chunk), and flipping any byte changes it.
+func TestStreamRead(t *testing.T) {
+	b := make([]byte, 4096+77)
+	for i := range b {
+		b[i] = byte(i * 31)
+	}
+	want := func() uint64 {
+		var s uint64
+		n := len(b) &^ 127
+		for i := 0; i < n; i += 8 {
+			s ^= uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
+				uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
+		}
+		for _, c := range b[n:] {
+			s += uint64(c)
+		}
+		return s
+	}
+	if got := tensor.StreamRead(b); got != want() {
+		t.Fatalf("StreamRead = %#x, want %#x", got, want())
+	}
+	for _, i := range []int{0, 31, 127, 128, 2049, 4095, 4100} {
+		before := tensor.StreamRead(b)
+		b[i] ^= 0x5a
+		if tensor.StreamRead(b) == before {
+			t.Errorf("flipping byte %d left the checksum unchanged", i)
+		}
+	}
+}

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golem-llm/golem/internal/gguf"
+	"github.com/golem-llm/golem/internal/model"
+	"github.com/golem-llm/golem/internal/parallel"
+	"github.com/golem-llm/golem/internal/tensor"
+	"github.com/golem-llm/golem/tools/genmodel"
+)
+
+// benchResult is what `golem bench --json` prints.
+type benchResult struct {
+	Model       string     `json:"model"`
+	FileBytes   int64      `json:"file_bytes"`
+	Arch        string     `json:"arch"`
+	Params      int64      `json:"params"`
+	WeightBytes int64      `json:"weight_bytes_per_token"`
+	Threads     int        `json:"threads"`
+	Kernels     string     `json:"kernels"`
+	Mode        string     `json:"mode"`
+	CPU         string     `json:"cpu_features"`
+	Tests       []benchRun `json:"tests"`
+
+	BandwidthGBs   float64   `json:"read_bandwidth_gb_s"`
+	BandwidthRuns  []float64 `json:"read_bandwidth_runs_gb_s"`
+	DecodeFraction float64   `json:"decode_fraction_of_bandwidth"`
+
+	RSSBytes int64 `json:"rss_bytes"`
+	KVBytes  int64 `json:"kv_cache_bytes"`
+}
+
+// benchRun is one test (pp or tg) over its repetitions.
+type benchRun struct {
+	Name   string    `json:"name"` // "pp512", "tg128"
+	Tokens int       `json:"tokens"`
+	Runs   []float64 `json:"tokens_per_s"`
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+}
+
+func benchCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: golem bench MODEL.gguf [flags]")
+		fmt.Fprintln(stderr, "       golem bench --shape SHAPE --type TYPE [flags]   (generates a random model, cached)")
+		fmt.Fprintln(stderr, "\nMeasures prompt processing (pp) and generation (tg) speed in tokens/s, llama-bench style,")
+		fmt.Fprintln(stderr, "each repeated; then the machine's read bandwidth with the same thread count, and how close")
+		fmt.Fprintln(stderr, "generation comes to the bandwidth limit (weight bytes read per token × tokens/s ÷ bandwidth).")
+		fmt.Fprintf(stderr, "\nShapes: %s. Types: %s.\n\nFlags:\n", strings.Join(genmodel.ShapeNames(), ", "), strings.Join(genmodel.Types, ", "))
+		fs.PrintDefaults()
+	}
+	threads := fs.Int("threads", 0, "worker threads (0 = one per CPU)")
+	reps := fs.Int("reps", 5, "repetitions of each test")
+	pp := fs.Int("pp", 512, "prompt tokens of the prompt-processing test (0 = skip)")
+	tg := fs.Int("tg", 128, "tokens of the generation test (0 = skip)")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	exact := fs.Bool("exact", false, "compute in the exact float32 mode instead of the fast mode")
+	simd := fs.String("simd", "", "kernel level: generic, avx2 or avx512 (default: the best this CPU has)")
+	bwGiB := fs.Float64("bandwidth-gib", 1, "size of the read-bandwidth test in GiB (0 = skip)")
+	shape := fs.String("shape", "", "benchmark a generated random model of this shape")
+	typ := fs.String("type", "Q4_K_M", "tensor type of the generated model")
+	seed := fs.Uint64("seed", 1, "seed of the generated model")
+	generate := fs.Bool("generate", false, "only generate the model (--shape, --type) and print its path")
+	cache := fs.String("cache", "", "folder for generated models (default: the user cache folder)/golem/bench")
+
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var path string
+	switch {
+	case *shape != "" && len(positional) == 0:
+		p, err := generatedModel(*cache, *shape, *typ, *seed, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "golem bench: %v\n", err)
+			return 1
+		}
+		if *generate {
+			fmt.Fprintln(stdout, p)
+			return 0
+		}
+		path = p
+	case *shape == "" && len(positional) == 1 && !*generate:
+		path = positional[0]
+	default:
+		fs.Usage()
+		return 2
+	}
+	if *reps < 1 || *pp < 0 || *tg < 0 || (*pp == 0 && *tg == 0) {
+		fmt.Fprintln(stderr, "golem bench: --reps must be at least 1 and one of --pp, --tg positive")
+		return 2
+	}
+
+	res, err := runBench(path, benchConfig{threads: *threads, reps: *reps, pp: *pp, tg: *tg, exact: *exact, simd: *simd, bwGiB: *bwGiB}, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "golem bench: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			fmt.Fprintf(stderr, "golem bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	printBench(stdout, res)
+	return 0
+}
+
+// generatedModel returns the path of the cached random model of a shape and
+// type, generating it first if needed.
+func generatedModel(cache, shapeName, typ string, seed uint64, stderr io.Writer) (string, error) {
+	s, ok := genmodel.Shapes[shapeName]
+	if !ok {
+		return "", fmt.Errorf("unknown shape %q (have %s)", shapeName, strings.Join(genmodel.ShapeNames(), ", "))
+	}
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache folder (%v): give --cache", err)
+		}
+		cache = filepath.Join(dir, "golem", "bench")
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(cache, fmt.Sprintf("%s-%s-seed%d.gguf", shapeName, strings.ToUpper(typ), seed))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	fmt.Fprintf(stderr, "generating %s (%s, %.2fB parameters)...\n", path, strings.ToUpper(typ), float64(s.Params())/1e9)
+	start := time.Now()
+	last := time.Now()
+	err := genmodel.Generate(context.Background(), path, s, typ, genmodel.Options{Seed: seed, Progress: func(done, total int64) {
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			fmt.Fprintf(stderr, "  %.0f%%\n", 100*float64(done)/float64(total))
+		}
+	}})
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(stderr, "generated in %v\n", time.Since(start).Round(time.Second))
+	return path, nil
+}
+
+type benchConfig struct {
+	threads, reps, pp, tg int
+	exact                 bool
+	simd                  string
+	bwGiB                 float64
+}
+
+func runBench(path string, cfg benchConfig, stderr io.Writer) (*benchResult, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := model.LoadWithOptions(f, model.Options{Threads: cfg.threads, Exact: cfg.exact, SIMD: cfg.simd})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer m.Close()
+	mode := "fast"
+	if m.Exact() {
+		mode = "exact"
+	}
+	res := &benchResult{Model: path, FileBytes: fi.Size(), Arch: m.Arch, WeightBytes: m.WeightBytes(),
+		Threads: m.Threads(), Kernels: m.Level().String(), Mode: mode, CPU: tensor.CPUFeatures()}
+	for _, t := range f.Tensors {
+		res.Params += int64(t.Elements())
+	}
+	numCtx := max(cfg.pp, cfg.tg, 16) + 8
+	tokens := make([]int32, max(cfg.pp, cfg.tg, 16))
+	for i := range tokens {
+		tokens[i] = int32(3 + (i*7919)%(m.NVocab-3))
+	}
+	session := func(batch int) (*model.Session, error) { return m.NewSessionBatch(numCtx, max(batch, 1)) }
+
+	// Warm-up: map the weights in and size the workspaces.
+	fmt.Fprintf(stderr, "%s: %s, %.2fB parameters, %d threads, %s kernels, %s mode\n", filepath.Base(path), m.Arch,
+		float64(res.Params)/1e9, res.Threads, res.Kernels, mode)
+	if s, err := session(16); err != nil {
+		return nil, err
+	} else if _, err := s.Eval(tokens[:16]); err != nil {
+		return nil, err
+	} else if _, err := s.Eval(tokens[:1]); err != nil {
+		return nil, err
+	}
+
+	if cfg.pp > 0 {
+		run := benchRun{Name: "pp" + strconv.Itoa(cfg.pp), Tokens: cfg.pp}
+		for r := 0; r < cfg.reps; r++ {
+			s, err := session(cfg.pp)
+			if err != nil {
+				return nil, err
+			}
+			start := time.Now()
+			if _, err := s.Eval(tokens[:cfg.pp]); err != nil {
+				return nil, err
+			}
+			run.Runs = append(run.Runs, float64(cfg.pp)/time.Since(start).Seconds())
+			fmt.Fprintf(stderr, "  %s run %d: %.2f t/s\n", run.Name, r+1, run.Runs[r])
+		}
+		res.Tests = append(res.Tests, summarize(run))
+	}
+	if cfg.tg > 0 {
+		run := benchRun{Name: "tg" + strconv.Itoa(cfg.tg), Tokens: cfg.tg}
+		for r := 0; r < cfg.reps; r++ {
+			s, err := session(1)
+			if err != nil {
+				return nil, err
+			}
+			start := time.Now()
+			for i := 0; i < cfg.tg; i++ {
+				if _, err := s.Eval(tokens[i : i+1]); err != nil {
+					return nil, err
+				}
+			}
+			run.Runs = append(run.Runs, float64(cfg.tg)/time.Since(start).Seconds())
+			fmt.Fprintf(stderr, "  %s run %d: %.2f t/s\n", run.Name, r+1, run.Runs[r])
+			res.KVBytes = s.CacheBytes()
+		}
+		res.Tests = append(res.Tests, summarize(run))
+	}
+	res.RSSBytes = rss()
+
+	if cfg.bwGiB > 0 {
+		res.BandwidthRuns = readBandwidth(cfg.bwGiB, res.Threads, 5)
+		for _, b := range res.BandwidthRuns {
+			res.BandwidthGBs = max(res.BandwidthGBs, b)
+		}
+		for _, t := range res.Tests {
+			if strings.HasPrefix(t.Name, "tg") && res.BandwidthGBs > 0 {
+				res.DecodeFraction = t.Median * float64(res.WeightBytes) / (res.BandwidthGBs * 1e9)
+			}
+		}
+	}
+	return res, nil
+}
+
+func summarize(r benchRun) benchRun {
+	s := append([]float64(nil), r.Runs...)
+	sort.Float64s(s)
+	r.Min, r.Max = s[0], s[len(s)-1]
+	if len(s)%2 == 1 {
+		r.Median = s[len(s)/2]
+	} else {
+		r.Median = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return r
+}
+
+// readBandwidth measures how fast threads workers stream through gib GiB
+// of memory (vector loads, chunks handed out dynamically), best of runs,
+// in GB/s (10^9 bytes).
+func readBandwidth(gib float64, threads, runs int) []float64 {
+	n := int(gib * (1 << 30))
+	n &^= 1<<20 - 1
+	buf := make([]byte, n)
+	for i := 0; i < n; i += 4096 {
+		buf[i] = byte(i >> 12) // touch every page so the test reads memory, not the zero page
+	}
+	pool := parallel.New(threads)
+	defer pool.Close()
+	const chunk = 1 << 20
+	sums := make([]uint64, pool.Size())
+	read := func(w, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			sums[w] += tensor.StreamRead(buf[c*chunk : (c+1)*chunk])
+		}
+	}
+	var out []float64
+	for r := 0; r < runs; r++ {
+		start := time.Now()
+		pool.For(n/chunk, 4, read)
+		out = append(out, float64(n)/time.Since(start).Seconds()/1e9)
+	}
+	runtime.KeepAlive(sums)
+	buf = nil
+	debug.FreeOSMemory()
+	return out
+}
+
+// rss returns the process's resident memory (Linux), or 0.
+func rss() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			fields := strings.Fields(rest)
+			if len(fields) >= 1 {
+				kb, _ := strconv.ParseInt(fields[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func printBench(w io.Writer, r *benchResult) {
+	gib := func(b int64) string { return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30)) }
+	fmt.Fprintf(w, "model: %s (%s, %.2fB parameters, %s)\n", r.Model, r.Arch, float64(r.Params)/1e9, gib(r.FileBytes))
+	fmt.Fprintf(w, "threads: %d, kernels: %s, mode: %s\n\n", r.Threads, r.Kernels, r.Mode)
+	fmt.Fprintf(w, "| %-8s | %12s | %-21s |\n", "test", "t/s median", "spread (min-max)")
+	fmt.Fprintf(w, "|%s|%s|%s|\n", strings.Repeat("-", 10), strings.Repeat("-", 14), strings.Repeat("-", 23))
+	for _, t := range r.Tests {
+		fmt.Fprintf(w, "| %-8s | %12.2f | %-21s |\n", t.Name, t.Median, fmt.Sprintf("%.2f-%.2f (%d runs)", t.Min, t.Max, len(t.Runs)))
+	}
+	if r.BandwidthGBs > 0 {
+		fmt.Fprintf(w, "\nread bandwidth: %.1f GB/s (best of %d, %d threads)\n", r.BandwidthGBs, len(r.BandwidthRuns), r.Threads)
+		if r.DecodeFraction > 0 {
+			fmt.Fprintf(w, "generation: %.2f GB of weights per token, %.2f of the bandwidth limit\n", float64(r.WeightBytes)/1e9, r.DecodeFraction)
+		}
+	}
+	if r.RSSBytes > 0 {
+		fmt.Fprintf(w, "resident memory: %s (file %s, KV cache %s)\n", gib(r.RSSBytes), gib(r.FileBytes), gib(r.KVBytes))
+	}
+}
