@@ -54,9 +54,46 @@ export interface Model {
   connection_type: 'ollama' | 'openai';
   connection_name: string;
   pipelines?: boolean;
+  pipeline?: { type: string };
   size?: number;
   modified_at?: string;
   details?: { family?: string; parameter_size?: string; quantization_level?: string };
+}
+
+/** A connection that is a Pipelines server. */
+export interface PipelinesServer {
+  connection_id: string;
+  name: string;
+  url: string;
+  enabled: boolean;
+}
+
+/** One installed pipeline, with what the server's model list says about it. */
+export interface Pipeline {
+  id: string;
+  name: string;
+  type: string; // filter, pipe or manifold
+  description?: string;
+  valves: boolean;
+  pipelines?: string[]; // filters: the models they apply to
+  priority?: number; // filters
+  models?: { id: string; name: string }[]; // pipes and manifolds
+}
+
+/** One property of a valves spec (JSON Schema, as pydantic writes it). */
+export interface ValveProp {
+  title?: string;
+  type?: string;
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  items?: { type?: string };
+  anyOf?: { type?: string; enum?: unknown[] }[];
+}
+
+export interface ValvesSpec {
+  properties?: Record<string, ValveProp>;
+  required?: string[];
 }
 
 export interface ModelList {
@@ -137,7 +174,9 @@ async function failure(resp: Response): Promise<ApiError> {
 /** request sends one API call and returns the response once it is known to be a success. */
 export async function request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
   const init: RequestInit = { method, credentials: 'same-origin', signal, headers: { Accept: 'application/json' } };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // the browser writes the multipart Content-Type with its boundary
+  } else if (body !== undefined) {
     init.headers = { ...init.headers, 'Content-Type': 'application/json' };
     init.body = JSON.stringify(body);
   }
@@ -204,6 +243,25 @@ export const api = {
     json<{ ok: boolean }>('DELETE', `/api/v1/models?connection_id=${enc(connectionId)}&name=${enc(name)}`),
   pull: (connectionId: string, name: string, signal: AbortSignal) =>
     request('POST', '/api/v1/models/pull', { connection_id: connectionId, name }, signal),
+
+  pipelineServers: () => json<{ data: PipelinesServer[] }>('GET', '/api/v1/pipelines/list'),
+  pipelines: (conn: string) => json<{ data: Pipeline[] }>('GET', `/api/v1/pipelines?connection_id=${enc(conn)}`),
+  uploadPipeline: (conn: string, file: File) => {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    return json<{ ok: boolean }>('POST', `/api/v1/pipelines/upload?connection_id=${enc(conn)}`, form);
+  },
+  addPipeline: (conn: string, url: string) =>
+    json<{ ok: boolean }>('POST', `/api/v1/pipelines/add?connection_id=${enc(conn)}`, { url }),
+  deletePipeline: (conn: string, id: string) =>
+    json<{ ok: boolean }>('DELETE', `/api/v1/pipelines/${enc(id)}?connection_id=${enc(conn)}`),
+  reloadPipelines: (conn: string) => json<{ ok: boolean }>('POST', `/api/v1/pipelines/reload?connection_id=${enc(conn)}`),
+  valves: (conn: string, id: string) =>
+    json<Record<string, unknown>>('GET', `/api/v1/pipelines/${enc(id)}/valves?connection_id=${enc(conn)}`),
+  valvesSpec: (conn: string, id: string) =>
+    json<ValvesSpec>('GET', `/api/v1/pipelines/${enc(id)}/valves/spec?connection_id=${enc(conn)}`),
+  updateValves: (conn: string, id: string, values: Record<string, unknown>) =>
+    json<Record<string, unknown>>('POST', `/api/v1/pipelines/${enc(id)}/valves/update?connection_id=${enc(conn)}`, values),
 
   chats: (q = '', limit = 100) => json<{ chats: Chat[] }>('GET', `/api/v1/chats?q=${enc(q)}&limit=${limit}`),
   chat: (id: string) => json<Chat>('GET', `/api/v1/chats/${enc(id)}`),
