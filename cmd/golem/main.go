@@ -35,6 +35,8 @@ func commands() []command {
 		{"show", "Show information for a model", showCommand},
 		{"cp", "Copy a model", copyCommand},
 		{"rm", "Remove a model", removeCommand},
+		{"ps", "List the models a running server has loaded", psCommand},
+		{"stop", "Unload a model from a running server", stopCommand},
 		{"pipelines", "Serve sandboxed filters and pipes over Open WebUI's Pipelines protocol (port 9099)", pipelinesCommand},
 		{"version", "Print the version", func(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 			fmt.Fprintf(stdout, "golem version %s\n", version)

@@ -82,6 +82,12 @@ func pullCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	if sc, ok, err := serverClient(); err != nil || ok {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return remotePull(sc, pos[0], *insecure, stderr)
+	}
 	st, err := openStore()
 	if err != nil {
 		return fail(stderr, err)
@@ -107,6 +113,12 @@ func pushCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	pos, code, ok := parseArgs(fs, args, 1, 1)
 	if !ok {
 		return code
+	}
+	if sc, ok, err := serverClient(); err != nil || ok {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return remotePush(sc, pos[0], *insecure, stderr)
 	}
 	st, err := openStore()
 	if err != nil {
@@ -157,6 +169,13 @@ func createCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fmt.Errorf("%s: %v", path, err))
 	}
+	if sc, ok, err := serverClient(); err != nil || ok {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		dir, _ := filepath.Abs(filepath.Dir(path))
+		return remoteCreate(sc, pos[0], mf, dir, *quantize, stderr)
+	}
 	st, err := openStore()
 	if err != nil {
 		return fail(stderr, err)
@@ -182,6 +201,12 @@ func listCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	pos, code, ok := parseArgs(fs, args, 0, 1)
 	if !ok {
 		return code
+	}
+	if sc, ok, err := serverClient(); err != nil || ok {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return remoteList(sc, strings.Join(pos, ""), stdout, stderr)
 	}
 	st, err := openStore()
 	if err != nil {
@@ -298,13 +323,21 @@ func showCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error: only one of --modelfile, --parameters, --template, --system or --license can be given")
 		return 2
 	}
-	st, err := openStore()
-	if err != nil {
+	var si *store.ShowInfo
+	if sc, ok, err := serverClient(); err != nil {
 		return fail(stderr, err)
-	}
-	si, err := st.Show(pos[0], *verbose)
-	if err != nil {
-		return fail(stderr, err)
+	} else if ok {
+		if si, err = remoteShow(sc, pos[0], *verbose); err != nil {
+			return fail(stderr, err)
+		}
+	} else {
+		st, err := openStore()
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if si, err = st.Show(pos[0], *verbose); err != nil {
+			return fail(stderr, err)
+		}
 	}
 	switch {
 	case *modelfile:
@@ -410,6 +443,12 @@ func copyCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	if sc, ok, err := serverClient(); err != nil || ok {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return remoteCopy(sc, pos[0], pos[1], stdout, stderr)
+	}
 	st, err := openStore()
 	if err != nil {
 		return fail(stderr, err)
@@ -426,6 +465,12 @@ func removeCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	pos, code, ok := parseArgs(fs, args, 1, -1)
 	if !ok {
 		return code
+	}
+	if sc, ok, err := serverClient(); err != nil || ok {
+		if err != nil {
+			return fail(stderr, err)
+		}
+		return remoteRemove(sc, pos, stdout, stderr)
 	}
 	st, err := openStore()
 	if err != nil {

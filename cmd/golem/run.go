@@ -14,6 +14,7 @@ import (
 
 	"github.com/golem-llm/golem/internal/runner"
 	"github.com/golem-llm/golem/internal/sample"
+	"github.com/golem-llm/golem/internal/store"
 )
 
 // defaultNumCtx is Ollama's default context size; it is capped by the
@@ -58,6 +59,15 @@ func runCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(positional) == 0 || len(positional) > 2 {
 		fs.Usage()
 		return 2
+	}
+	// A model name (not a file) runs on the server when one is up.
+	if fi, err := os.Stat(positional[0]); (err != nil || !fi.Mode().IsRegular()) && !store.LooksLikePath(positional[0]) {
+		if c, ok, err := serverClient(); err != nil {
+			fmt.Fprintf(stderr, "golem run: %v\n", err)
+			return 1
+		} else if ok {
+			return runRemote(c, fs, positional, stdin, stdout, stderr)
+		}
 	}
 	modelPath, err := resolveModelArg(fs, positional[0])
 	if err != nil {
