@@ -8,5 +8,9 @@
 // printed). With GOLEM_TEST_DATABASE_URL set (scripts/postgres.sh starts a server), the flow also runs on
 // PostgreSQL with two server instances behind a round-robin proxy.
 //
+// TestPipelinesFlow connects a real `golem pipelines` process (the binary, built once per run) in the
+// admin panel, installs the shipped rate-limit and redaction filters through the Pipelines tab and checks
+// their effect in the chat and on what a recording model server receives.
+//
 // Without the tag only the size budget of the committed front end is checked (size_test.go).
 package e2e
