@@ -385,7 +385,7 @@ func (h *Handler) chatCompletion(w http.ResponseWriter, r *http.Request, p *auth
 	go sse.keepAlive(15*time.Second, stop)
 
 	var text strings.Builder
-	u, genErr := h.generate(ctx, p, conn, chat, model, reply.ID, turns, func(s string) error {
+	u, sent, genErr := h.generate(ctx, p, conn, chat, model, reply.ID, turns, func(s string) error {
 		text.WriteString(s)
 		return sse.event("delta", map[string]string{"content": s})
 	}, &text)
@@ -425,14 +425,10 @@ func (h *Handler) chatCompletion(w http.ResponseWriter, r *http.Request, p *auth
 	}
 	sse.event("done", map[string]any{"message": reply})
 	if chat.Title == defaultTitle {
-		first := turns[len(turns)-1].Content
-		for _, t := range turns {
-			if t.Role == "user" {
-				first = t.Content
-				break
-			}
-		}
-		title := h.makeTitle(ctx, conn, model, first)
+		// The model is asked with the first message as the inlet filters made it (what the model has
+		// already seen: a redaction filter's masks stay), without running the filters again, which would
+		// count against rate limits; the fallback uses the words as written, which stay here.
+		title := h.makeTitle(ctx, conn, model, firstUser(sent), firstUser(turns))
 		if _, err := h.db.Exec(ctx, `UPDATE chats SET title = ? WHERE id = ? AND title = ?`, title, chat.ID, defaultTitle); err != nil {
 			h.log.Error("webui: save title", slog.String("chat", chat.ID), slog.Any("err", err))
 			return nil
@@ -447,37 +443,50 @@ func (h *Handler) chatCompletion(w http.ResponseWriter, r *http.Request, p *auth
 // it (not as the inlet changed it) followed by the answer, with the answer's id, as Open WebUI's
 // /chat/completed step passes it.
 func (h *Handler) generate(ctx context.Context, p *auth.Principal, conn Connection, chat Chat, model, replyID string,
-	turns []turn, delta func(string) error, text *strings.Builder) (*usage, error) {
+	turns []turn, delta func(string) error, text *strings.Builder) (*usage, []turn, error) {
 	params := chat.Params
 	body := map[string]any{"model": model, "messages": append([]turn(nil), turns...), "stream": true,
 		"chat_id": chat.ID, "options": params}
 	body, err := h.filter(ctx, false, p, conn, model, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sent, params, err := fromBody(body, params)
 	if err != nil {
-		return nil, fmt.Errorf("pipelines inlet filter: %v", err)
+		return nil, nil, fmt.Errorf("pipelines inlet filter: %v", err)
 	}
 	u, err := h.streamChat(ctx, conn, model, sent, params, delta)
 	if err != nil {
-		return u, err
+		return u, sent, err
 	}
 	out := map[string]any{"model": model, "chat_id": chat.ID, "id": replyID,
 		"messages": append(append([]turn(nil), turns...), turn{Role: "assistant", Content: text.String()})}
 	out, err = h.filter(ctx, true, p, conn, model, out)
 	if err != nil {
-		return u, err
+		return u, sent, err
 	}
 	final, err := lastAssistant(out)
 	if err != nil {
-		return u, fmt.Errorf("pipelines outlet filter: %v", err)
+		return u, sent, fmt.Errorf("pipelines outlet filter: %v", err)
 	}
 	if final != text.String() {
 		text.Reset()
 		text.WriteString(final)
 	}
-	return u, nil
+	return u, sent, nil
+}
+
+// firstUser is the first user message of a conversation (the last message when there is none).
+func firstUser(ts []turn) string {
+	for _, t := range ts {
+		if t.Role == "user" {
+			return t.Content
+		}
+	}
+	if len(ts) > 0 {
+		return ts[len(ts)-1].Content
+	}
+	return ""
 }
 
 // lastAssistant is the answer in an outlet filter's body: the content of its last message, which must
@@ -514,9 +523,9 @@ func fromBody(body map[string]any, params map[string]any) ([]turn, map[string]an
 const titlePrompt = "Write a short title (3 to 6 words) for a conversation that starts with the message below. " +
 	"Reply with the title only: no quotes, no punctuation at the end.\n\nMessage:\n"
 
-// makeTitle asks the model for a title; when that fails or says nothing usable, the first words of the
-// message serve.
-func (h *Handler) makeTitle(ctx context.Context, c Connection, model, first string) string {
+// makeTitle asks the model for a title from first (the first message as the model may see it); when that
+// fails or says nothing usable, the first words of fallback (the message as written) serve.
+func (h *Handler) makeTitle(ctx context.Context, c Connection, model, first, fallback string) string {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	var b strings.Builder
@@ -531,7 +540,7 @@ func (h *Handler) makeTitle(ctx context.Context, c Connection, model, first stri
 	if t := cleanTitle(b.String()); err == nil && t != "" {
 		return t
 	}
-	return firstWords(first)
+	return firstWords(fallback)
 }
 
 // cleanTitle keeps the first non-empty line, without Markdown marks, quotes or a "Title:" label.
@@ -585,7 +594,16 @@ func (h *Handler) titleChat(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	title := firstWords(first)
 	if chat.Model != "" {
 		if c, err := h.resolveModel(ctx, chat.Model, chat.ConnectionID); err == nil {
-			title = h.makeTitle(ctx, c, chat.Model, first)
+			// The message goes to the model only as the inlet filters pass it, marked as a title task
+			// (Open WebUI marks them so); if they refuse, the first words serve.
+			body := map[string]any{"model": chat.Model, "stream": false, "chat_id": chat.ID, "title": true,
+				"metadata": map[string]any{"task": "title_generation"},
+				"messages": []turn{{Role: "user", Content: first}}}
+			if body, err := h.filter(ctx, false, p, c, chat.Model, body); err == nil {
+				if sent, _, err := fromBody(body, nil); err == nil {
+					title = h.makeTitle(ctx, c, chat.Model, firstUser(sent), first)
+				}
+			}
 		}
 	}
 	if _, err := h.db.Exec(ctx, `UPDATE chats SET title = ?, updated_at = ? WHERE id = ?`, title,

@@ -230,6 +230,34 @@ func TestStandInPipelinesChain(t *testing.T) {
 		t.Fatalf("stored refused answer: %v", by[reply])
 	}
 
+	// Titles: the automatic one asks the model with the first message as the inlets made it, without
+	// running them again (a rate limit would count it); the title endpoint runs them, marked as a title task.
+	f.log.take()
+	fresh := A.must(201, "POST", "/api/v1/chats", map[string]any{})["id"].(string)
+	evs = A.complete(fresh, map[string]any{"content": "hello", "model": "stories260K:latest", "connection_id": "builtin"})
+	if eventNames(evs) != "start,delta,delta,delta,done,title" || strings.Count(f.log.take(), "inlet:") != 5 {
+		t.Fatalf("a first completion: %s", eventNames(evs))
+	}
+	seen = f.engine.seen()
+	if got := seen[len(seen)-1].Messages; len(got) != 1 || !strings.HasSuffix(got[0].Content, "Message:\nhello"+marks(">", order)) {
+		t.Fatalf("the title request carried %q", got)
+	}
+	A.must(200, "POST", "/api/v1/chats/"+fresh+"/title", nil)
+	if got := f.log.take(); got != "inlet:A:f_early inlet:A:f_target inlet:B:b_filter inlet:A:blocker inlet:A:f_late" {
+		t.Fatalf("filter calls of the title endpoint: %s", got)
+	}
+	seen = f.engine.seen()
+	if got := seen[len(seen)-1].Messages; len(got) != 1 || !strings.HasSuffix(got[0].Content, "Message:\nhello"+marks(">", order)) {
+		t.Fatalf("the title endpoint's request carried %q", got)
+	}
+	// A refused first message gets the first words as its title; the model is not asked.
+	refused := A.must(201, "POST", "/api/v1/chats", map[string]any{})["id"].(string)
+	A.complete(refused, map[string]any{"content": "forbidden words here", "model": "stories260K:latest", "connection_id": "builtin"})
+	n = len(f.engine.seen())
+	if got := A.must(200, "POST", "/api/v1/chats/"+refused+"/title", nil)["title"]; got != "forbidden words here" || len(f.engine.seen()) != n {
+		t.Fatalf("title of a refused message: %v, %d model calls", got, len(f.engine.seen())-n)
+	}
+
 	// A Pipelines server that cannot list its filters stops completions rather than skip them.
 	f.srvB.Close()
 	evs = A.complete(id, map[string]any{"content": "hello", "model": "stories260K:latest", "connection_id": "builtin"})

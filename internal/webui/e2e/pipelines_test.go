@@ -120,6 +120,20 @@ type recordedChat struct {
 	} `json:"messages"`
 }
 
+// leaked reports whether any request (title requests included) carried s.
+func (rc *recorder) leaked(s string) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, c := range rc.chats {
+		for _, m := range c.Messages {
+			if strings.Contains(m.Content, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // asked lists the last user message of each chat request that was not a title request.
 func (rc *recorder) asked() []string {
 	rc.mu.Lock()
@@ -307,6 +321,11 @@ func TestPipelinesFlow(t *testing.T) {
 	}
 	if got := admin.text(userMsg + ` [data-testid=content]`); got != secret {
 		admin.fail("the chat shows the question as %q, want it as written", got)
+	}
+	// The automatic title is asked for with the text the filters made, too.
+	admin.wait("the chat's title", `[...document.querySelectorAll('[data-testid=chat-item] a')].some(a => a.innerText.trim() && a.innerText.trim() !== 'New chat')`)
+	if rec.leaked("ada.lovelace@example.com") || rec.leaked("555-123-4567") {
+		admin.fail("the model server saw the e-mail address or the phone number")
 	}
 	admin.shot("redacted")
 	// The pipe is a model in the picker, in its connection's group; the filters run for it too.
