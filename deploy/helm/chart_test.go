@@ -320,13 +320,15 @@ func TestValuesMatrix(t *testing.T) {
 			wantEnv(t, m.component(t, "engine"), "GOLEM_HOST", "0.0.0.0:8080")
 			wantEnv(t, m.component(t, "engine"), "NUM", "3")
 		}},
-		{"env list with valueFrom", "extraEnvVars:\n  - name: HF_TOKEN\n    valueFrom:\n      secretKeyRef: {name: hf, key: token}\n  - name: HF_ENDPOINT\n    value: https://hf-mirror.com\nollama:\n  extraEnv: {GOLEM_NUM_PARALLEL: 2}\n", []string{"hf"}, func(t *testing.T, m *manifest) {
+		{"env list with valueFrom", "extraEnvVars:\n  - name: HF_TOKEN\n    valueFrom:\n      secretKeyRef: {name: hf, key: token}\n  - name: HF_ENDPOINT\n    value: https://hf-mirror.com\nollama:\n  extraEnv: {GOLEM_NUM_PARALLEL: 2, HF_ENDPOINT: \"https://engine-mirror.example\"}\n", []string{"hf"}, func(t *testing.T, m *manifest) {
 			e := m.component(t, "engine")
 			env := envOf(container(t, e))
 			if ref := env["HF_TOKEN"].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "hf" {
 				t.Errorf("HF_TOKEN: %+v", env["HF_TOKEN"])
 			}
 			wantEnv(t, e, "GOLEM_NUM_PARALLEL", "2")
+			// ollama.extraEnv overrides extraEnvVars for the engine.
+			wantEnv(t, e, "HF_ENDPOINT", "https://engine-mirror.example")
 			noEnv(t, m.component(t, "ui"), "GOLEM_NUM_PARALLEL")
 			wantEnv(t, m.component(t, "ui"), "HF_ENDPOINT", "https://hf-mirror.com")
 		}},

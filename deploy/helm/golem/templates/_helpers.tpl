@@ -128,8 +128,18 @@ variables replace the chart's of the same name; "late" entries may refer to base
 variables as $(NAME), which Kubernetes expands from the entries before them.
 */}}
 {{- define "golem.env" -}}
+{{- /* A name given twice by the user (extraEnvVars and a role's own list): the later wins. */ -}}
+{{- $user := list -}}
+{{- $all := .user -}}
+{{- range $i, $e := $all -}}
+{{- $later := false -}}
+{{- range $j, $f := $all -}}
+{{- if and (gt $j $i) (eq (toString $f.name) (toString $e.name)) -}}{{- $later = true -}}{{- end -}}
+{{- end -}}
+{{- if not $later -}}{{- $user = append $user $e -}}{{- end -}}
+{{- end -}}
 {{- $names := dict -}}
-{{- range .user -}}
+{{- range $user -}}
 {{- $_ := set $names (toString .name) true -}}
 {{- end -}}
 {{- $out := list -}}
@@ -138,7 +148,7 @@ variables as $(NAME), which Kubernetes expands from the entries before them.
 {{- $out = append $out . -}}
 {{- end -}}
 {{- end -}}
-{{- $out = concat $out .user -}}
+{{- $out = concat $out $user -}}
 {{- range .late -}}
 {{- if not (hasKey $names .name) -}}
 {{- $out = append $out . -}}
