@@ -30,6 +30,8 @@ type Connection struct {
 	Builtin   bool   `json:"builtin"`
 	Env       bool   `json:"env"`
 	Pipelines bool   `json:"pipelines"`
+	// checked: a listing or verify has recorded whether it is a Pipelines server.
+	checked bool
 }
 
 const (
@@ -119,7 +121,7 @@ func (h *Handler) connections(ctx context.Context) ([]Connection, error) {
 	for i := range cs {
 		cs[i].HasKey = cs[i].Key != ""
 		cs[i].KeyHint = keyHint(cs[i].Key)
-		cs[i].Pipelines = pip[cs[i].ID]
+		cs[i].Pipelines, cs[i].checked = pip[cs[i].ID]
 	}
 	return cs, rows2.Err()
 }

@@ -64,7 +64,15 @@ func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, co
 	}
 	var servers []FilterServer
 	for _, c := range cs {
-		if c.Enabled && c.Pipelines && !c.Builtin {
+		if !c.Enabled || c.Builtin || c.Type != typeOpenAI {
+			continue
+		}
+		if !c.checked {
+			// Nothing has listed this connection's models yet (a new deployment, a client that never
+			// lists): ask now, or a Pipelines server's filters would be skipped.
+			c.Pipelines = h.probePipelines(ctx, c)
+		}
+		if c.Pipelines {
 			servers = append(servers, FilterServer{ConnectionID: c.ID, URL: c.URL, Key: c.Key})
 		}
 	}
@@ -89,4 +97,19 @@ func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, co
 		return nil, fmt.Errorf("pipelines %s filter returned no body", stage)
 	}
 	return out, nil
+}
+
+// probePipelines asks a connection's /models whether it is a Pipelines server and records the answer. A
+// server that does not answer is not known to be one (and is asked again next time).
+func (h *Handler) probePipelines(ctx context.Context, c Connection) bool {
+	lctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	_, isPipelines, err := h.connectionModels(lctx, c)
+	if err != nil {
+		return false
+	}
+	if err := h.notePipelines(ctx, c.ID, isPipelines); err != nil {
+		h.log.Error("webui: note pipelines", "connection", c.ID, "err", err)
+	}
+	return isPipelines
 }

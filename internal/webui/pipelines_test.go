@@ -490,3 +490,23 @@ func TestStandInPipelinesAdmin(t *testing.T) {
 		t.Fatal("a user's call reached the server")
 	}
 }
+
+// A Pipelines server nobody has listed yet (a client that goes straight to a completion) is asked before
+// the completion, so its filters are not skipped.
+func TestStandInPipelinesUnlisted(t *testing.T) {
+	f := newPipelinesFixture(t)
+	r := f.A.do("POST", "/api/v1/chat/completions", map[string]any{"model": "stories260K:latest", "connection_id": "builtin",
+		"messages": []map[string]string{{"role": "user", "content": "forbidden"}}})
+	if r.status != 400 || r.detail() != "Blocked: ada@example.com may not say that" {
+		t.Fatalf("first completion, servers not listed: %d %s", r.status, r.body)
+	}
+	if len(f.engine.seen()) != 0 {
+		t.Fatal("the refused request reached the engine")
+	}
+	for _, c := range f.A.must(200, "GET", "/api/v1/connections", nil)["connections"].([]any) {
+		c := c.(map[string]any)
+		if want := c["id"] == f.connA || c["id"] == f.connB; c["pipelines"] != want {
+			t.Errorf("connection %v: pipelines %v after the probe, want %v", c["id"], c["pipelines"], want)
+		}
+	}
+}
