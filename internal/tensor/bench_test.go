@@ -79,3 +79,52 @@ func BenchmarkQuantizeActivation(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMulMat times MulMat at every level over a 256-row tile of
+// benchRow-element rows (a cache-resident slice of a weight matrix) by one
+// and by eight activation rows; SetBytes counts the weight bytes read, so
+// MB/s compares with the memory bandwidth a decode step needs.
+func BenchmarkMulMat(b *testing.B) {
+	const rows = 256
+	r := rand.New(rand.NewPCG(3, 5))
+	for _, lv := range tensor.Levels() {
+		for _, ty := range weightTypes {
+			k, _ := tensor.KernelsAt(ty, lv)
+			wRow := mustRowBytes(b, ty, benchRow)
+			xRow := mustRowBytes(b, k.ActType, benchRow)
+			vals := make([]float32, benchRow)
+			w := make([]byte, rows*wRow)
+			for i := 0; i < rows; i++ {
+				for j := range vals {
+					vals[j] = float32(r.NormFloat64())
+				}
+				k.QuantizeRow(vals, w[i*wRow:(i+1)*wRow])
+			}
+			for _, cols := range []int{1, 4, 8} {
+				for _, o := range []tensor.Order{0, tensor.Interleaved | tensor.Batch | tensor.Group4} {
+					if o != 0 && (cols == 1 || !tensor.Interleaves(ty, rows)) {
+						continue
+					}
+					x := make([]byte, cols*xRow)
+					for c := 0; c < cols; c++ {
+						k.QuantizeAct(vals, x[c*xRow:(c+1)*xRow])
+					}
+					if cols > 1 && o == 0 {
+						o = tensor.Batch
+					}
+					dst := make([]float32, cols*rows)
+					name := lv.String() + "/" + ty.String() + "/" + string(rune('0'+cols))
+					if o&tensor.Interleaved != 0 {
+						name += "i"
+					}
+					b.Run(name, func(b *testing.B) {
+						b.SetBytes(int64(len(w)))
+						for b.Loop() {
+							k.MulMat(benchRow, w, wRow, rows, x, xRow, cols, dst, rows, o)
+						}
+					})
+				}
+			}
+		}
+	}
+}

@@ -3,7 +3,9 @@
 package tensor
 
 // registerAVX2 installs the AVX2 assembly kernels in t.
-func registerAVX2(t *[maxType]*Kernels) {}
+func registerAVX2(t *[maxType]*Kernels) {
+	registerMulMatAVX2(t)
+}
 
 // registerAVX512 installs the AVX-512 kernels in t (a copy of the AVX2 table).
 func registerAVX512(t *[maxType]*Kernels) {}
