@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/golem-llm/golem/internal/auth"
 )
@@ -100,16 +101,28 @@ func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, co
 }
 
 // probePipelines asks a connection's /models whether it is a Pipelines server and records the answer. A
-// server that does not answer is not known to be one (and is asked again next time).
+// server that does not answer is not known to be one: it is asked again after probeRetry (remembered in
+// this process only, to spare completions the wait on a dead connection), or found by the next listing.
 func (h *Handler) probePipelines(ctx context.Context, c Connection) bool {
-	lctx, cancel := context.WithTimeout(ctx, listTimeout)
+	key := c.ID + " " + c.URL
+	if t, ok := h.probeFailed.Load(key); ok && time.Since(t.(time.Time)) < probeRetry {
+		return false
+	}
+	lctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	_, isPipelines, err := h.connectionModels(lctx, c)
 	if err != nil {
+		h.probeFailed.Store(key, time.Now())
 		return false
 	}
+	h.probeFailed.Delete(key)
 	if err := h.notePipelines(ctx, c.ID, isPipelines); err != nil {
 		h.log.Error("webui: note pipelines", "connection", c.ID, "err", err)
 	}
 	return isPipelines
 }
+
+const (
+	probeTimeout = 3 * time.Second
+	probeRetry   = time.Minute
+)

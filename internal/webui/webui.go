@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/golem-llm/golem/internal/auth"
@@ -58,6 +59,8 @@ type Handler struct {
 	log     *slog.Logger
 	version string
 	mux     *http.ServeMux
+	// probeFailed: connection (id and URL) → when asking whether it is a Pipelines server last failed.
+	probeFailed sync.Map
 }
 
 // New opens the database (running its migrations), reads the environment and returns the handler.
