@@ -463,6 +463,18 @@ func TestValuesMatrix(t *testing.T) {
 				t.Errorf("UI node selector lost")
 			}
 		}},
+		{"the open-webui chart's own defaults", openWebUIDefaults, nil, func(t *testing.T, m *manifest) {
+			// Its empty probes, resources and security contexts keep the chart's (helm merges
+			// maps), which checkInvariants has checked; its names and connections apply.
+			e := m.component(t, "engine")
+			if e.Name != "open-webui-ollama" {
+				t.Errorf("engine name %s", e.Name)
+			}
+			ui := m.component(t, "ui")
+			wantEnv(t, ui, "OLLAMA_BASE_URLS", "http://open-webui-ollama.ai.svc.cluster.local:11434")
+			wantEnv(t, ui, "OPENAI_API_BASE_URLS", urlOf(m, m.serviceFor(t, m.component(t, "pipelines")))+";https://api.openai.com/v1")
+			wantEnv(t, ui, "OPENAI_API_KEYS", "$(GOLEM_PIPELINES_API_KEY);$(GOLEM_OPENAI_API_KEY)")
+		}},
 		{"no tests", "tests:\n  enabled: false\n", nil, func(t *testing.T, m *manifest) {
 			if len(m.Pods) != 0 {
 				t.Errorf("test pod rendered")
@@ -492,6 +504,7 @@ func TestRejected(t *testing.T) {
 		{"persistence:\n  provider: s3\n", "provider"},
 		{"databaseUrl: mysql://db\n", "databaseUrl"},
 		{"ollamaUrls: [gpu1:11434]\n", "ollamaUrls"},
+		{"image:\n  repository: ghcr.io/open-webui/open-webui\n", "not Golem's image"},
 	}
 	for _, c := range cases {
 		_, err := runHelm(t, helm, renderArgs(t, "golem", "ai", nil, c.values)...)
@@ -572,3 +585,83 @@ func TestNotes(t *testing.T) {
 		t.Errorf("notes without GPU:\n%s", n)
 	}
 }
+
+// openWebUIDefaults are the open-webui chart's default values for the keys this chart
+// shares with it, as a user who copied that chart's whole values.yaml would pass them
+// (without its image, which the chart refuses).
+const openWebUIDefaults = `nameOverride: ""
+ollama:
+  enabled: true
+  fullnameOverride: "open-webui-ollama"
+ollamaUrls: []
+pipelines:
+  enabled: true
+  extraEnvVars: []
+tika:
+  enabled: false
+websocket:
+  enabled: true
+  manager: redis
+  url: redis://open-webui-redis:6379/0
+clusterDomain: cluster.local
+extraLabels: {}
+annotations: {}
+podAnnotations: {}
+podLabels: {}
+replicaCount: 1
+strategy: {}
+imagePullSecrets: []
+serviceAccount:
+  enable: true
+  create: true
+  name: "existing-sa"
+  annotations: {}
+  automountServiceAccountToken: false
+livenessProbe: {}
+readinessProbe: {}
+startupProbe: {}
+resources: {}
+ingress:
+  enabled: false
+  class: ""
+  annotations: {}
+  host: "chat.example.com"
+  additionalHosts: []
+  tls: false
+  existingSecret: ""
+persistence:
+  enabled: true
+  size: 2Gi
+  existingClaim: ""
+  subPath: ""
+  accessModes:
+    - ReadWriteOnce
+  storageClass: ""
+  selector: {}
+  annotations: {}
+  provider: local
+nodeSelector: {}
+tolerations: []
+affinity: {}
+topologySpreadConstraints: []
+service:
+  type: ClusterIP
+  annotations: {}
+  port: 80
+  containerPort: 8080
+  nodePort: ""
+  labels: {}
+  loadBalancerClass: ""
+enableOpenaiApi: true
+openaiBaseApiUrl: "https://api.openai.com/v1"
+openaiBaseApiUrls: []
+openaiApiKey: "0p3n-w3bu!"
+openaiApiKeys: []
+databaseUrl: ""
+extraEnvVars: []
+commonEnvVars: []
+extraEnvFrom: []
+runtimeClassName: ""
+podSecurityContext: {}
+containerSecurityContext: {}
+`

@@ -290,6 +290,9 @@ resources:
 {{/* Render-time checks with messages that say what to change. */}}
 {{- define "golem.validate" -}}
 {{- $v := .Values -}}
+{{- if or (contains "open-webui/open-webui" $v.image.repository) (contains "open-webui/pipelines" $v.image.repository) (contains "ollama/ollama" $v.image.repository) -}}
+{{- fail (printf "image.repository %s is not Golem's image: this chart runs all three roles from the golem image; drop image from your values or point it at your golem image" $v.image.repository) -}}
+{{- end -}}
 {{- if gt (int $v.replicaCount) 1 -}}
 {{- if not (or $v.databaseUrl (include "golem.uiUserSets" (dict "ctx" . "name" "DATABASE_URL"))) -}}
 {{- fail (printf "replicaCount is %d: more than one UI replica needs a shared PostgreSQL database; set databaseUrl (postgresql://user:password@host:5432/db) or keep replicaCount at 1" (int $v.replicaCount)) -}}
