@@ -18,7 +18,7 @@ import (
 // the grammar enforces (required properties, enums, bounds, patterns).
 type budgeted struct {
 	m      *grammar.Matcher
-	bytes  *[256]int32 // single-byte token for each byte, -1 if none
+	v      *vocab
 	eog    []int32
 	left   int // tokens that may still be generated, counting the next one
 	path   []int32
@@ -27,21 +27,26 @@ type budgeted struct {
 }
 
 // closeWindow is how close to the end of the budget completions are
-// searched for; closeMargin is the slack kept when deciding to force.
+// searched for. The model is stopped when the shortest completion found
+// (L tokens) plus a margin of max(closeMargin, L) reaches the tokens left:
+// one token of the model's can open a structure that lengthens the
+// completion by more than one (a new array item with required
+// properties), so the margin must cover such a jump.
 const (
 	closeWindow = 160
-	closeMargin = 8
+	closeMargin = 32
 )
 
-func newBudgeted(m *grammar.Matcher, bytes *[256]int32, eog []int32, budget int) *budgeted {
-	return &budgeted{m: m, bytes: bytes, eog: eog, left: budget, last: -1}
+func newBudgeted(m *grammar.Matcher, v *vocab, eog []int32, budget int) *budgeted {
+	return &budgeted{m: m, v: v, eog: eog, left: budget, last: -1}
 }
 
 func (b *budgeted) Mask(logits []float32) {
-	if !b.forced && b.left <= closeWindow && (b.last < 0 || b.left <= b.last+2*closeMargin || b.left%4 == 0) {
-		if p, ok := b.completion(b.left); ok {
+	window := max(closeWindow, 3*b.last)
+	if !b.forced && b.left <= window && (b.last < 0 || b.left <= 2*b.last+2*closeMargin || b.left%4 == 0) {
+		if p, ok := b.completion(); ok && len(p) <= b.left {
 			b.last = len(p)
-			if len(p)+closeMargin >= b.left {
+			if len(p)+max(closeMargin, len(p)) >= b.left {
 				b.path, b.forced = p, true
 			}
 		} else {
@@ -76,7 +81,7 @@ func (b *budgeted) Done() bool { return b.m.Done() }
 // closeOrder is the order bytes are tried in when completing a value:
 // closers first, then the shortest values, then anything printable.
 var closeOrder = func() []byte {
-	order := []byte(`"}]0,:123456789-[{nultrefas`)
+	order := []byte(`"a}]0,:123456789-[{nultrefs`)
 	seen := map[byte]bool{}
 	for _, c := range order {
 		seen[c] = true
@@ -101,28 +106,34 @@ var closeOrder = func() []byte {
 }()
 
 // completion finds tokens that complete the value from the matcher's
-// position within limit tokens, ending with an end-of-generation token
-// when the value is complete but could go on.
-func (b *budgeted) completion(limit int) ([]int32, bool) {
+// position, ending with an end-of-generation token when the value is
+// complete but could go on (the caller checks the length against the
+// tokens left); ok is false when none was found. It searches for the
+// bytes of a completion, one byte token at a time, then writes those
+// bytes with the fewest tokens (longest pieces first): the grammar reads
+// bytes, so any tokenization of a valid completion is valid.
+func (b *budgeted) completion() ([]int32, bool) {
 	tries := 20000
-	var path []int32
-	var dfs func(m *grammar.Matcher, depth int) bool
-	dfs = func(m *grammar.Matcher, depth int) bool {
+	const maxBytes = 4096
+	var path []byte
+	ends := false
+	var dfs func(m *grammar.Matcher) bool
+	dfs = func(m *grammar.Matcher) bool {
 		if m.Done() {
 			return true
 		}
-		if m.CanEnd() && len(b.eog) > 0 && depth < limit {
-			path = append(path, b.eog[0])
+		if m.CanEnd() && len(b.eog) > 0 {
+			ends = true
 			return true
 		}
-		if depth >= limit-1 {
+		if len(path) >= maxBytes {
 			return false
 		}
 		// A failed Accept leaves the matcher as it was, so one copy
 		// serves every failed try; only a success needs a fresh one.
 		next := m.Clone()
 		for _, c := range closeOrder {
-			id := b.bytes[c]
+			id := b.v.bytes[c]
 			if id < 0 || tries <= 0 {
 				continue
 			}
@@ -130,8 +141,8 @@ func (b *budgeted) completion(limit int) ([]int32, bool) {
 			if next.Accept(id) != nil {
 				continue
 			}
-			path = append(path, id)
-			if dfs(next, depth+1) {
+			path = append(path, c)
+			if dfs(next) {
 				return true
 			}
 			path = path[:len(path)-1]
@@ -139,8 +150,22 @@ func (b *budgeted) completion(limit int) ([]int32, bool) {
 		}
 		return false
 	}
-	if !dfs(b.m.Clone(), 0) {
+	if !dfs(b.m.Clone()) {
 		return nil, false
 	}
-	return path, true
+	toks := b.v.tokenize(path)
+	if ends {
+		toks = append(toks, b.eog[0])
+	}
+	return toks, true
+}
+
+// minTokens is the length of the shortest completion found from the
+// start, or -1 when the search found none.
+func (b *budgeted) minTokens() int {
+	p, ok := b.completion()
+	if !ok {
+		return -1
+	}
+	return len(p)
 }

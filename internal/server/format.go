@@ -24,13 +24,42 @@ func (s *Server) formatConstraint(l *loaded, format json.RawMessage, budget int)
 		return nil, nil
 	}
 	v := vocabFor(l.tok)
-	return newBudgeted(g.NewMatcher(v.v), &v.bytes, l.tok.EOGTokens(), budget), nil
+	b := newBudgeted(g.NewMatcher(v.v), v, l.tok.EOGTokens(), budget)
+	// An answer that cannot fit cannot be valid: say so instead of
+	// returning truncated JSON.
+	if n := b.minTokens(); n > budget {
+		return nil, errorf(http.StatusBadRequest, "the format needs at least %d tokens of output but only %d can be generated (raise num_predict or num_ctx)", n, budget)
+	}
+	return b, nil
 }
 
-// vocab is the grammar's view of a vocabulary plus its single-byte tokens.
+// vocab is the grammar's view of a vocabulary, with its single-byte
+// tokens and the ids of its short pieces, to write forced completions.
 type vocab struct {
-	v     *grammar.Vocab
-	bytes [256]int32
+	v      *grammar.Vocab
+	bytes  [256]int32
+	pieces map[string]int32 // pieces of up to maxPiece bytes
+}
+
+const maxPiece = 16
+
+// tokenize writes text with the fewest tokens, longest piece first.
+func (v *vocab) tokenize(text []byte) []int32 {
+	var out []int32
+	for i := 0; i < len(text); {
+		for n := min(maxPiece, len(text)-i); n >= 1; n-- {
+			if id, ok := v.pieces[string(text[i:i+n])]; ok {
+				out = append(out, id)
+				i += n
+				break
+			}
+			if n == 1 {
+				out = append(out, v.bytes[text[i]])
+				i++
+			}
+		}
+	}
+	return out
 }
 
 var vocabs struct {
@@ -51,7 +80,7 @@ func vocabFor(tok *tokenizer.Tokenizer) *vocab {
 	if vocabs.m == nil || len(vocabs.m) >= 8 {
 		vocabs.m = map[*tokenizer.Tokenizer]*vocab{}
 	}
-	v := &vocab{}
+	v := &vocab{pieces: map[string]int32{}}
 	for i := range v.bytes {
 		v.bytes[i] = -1
 	}
@@ -63,6 +92,11 @@ func vocabFor(tok *tokenizer.Tokenizer) *vocab {
 			pieces[id] = p
 			if len(p) == 1 && (v.bytes[p[0]] < 0 || typ == tokenizer.TypeNormal) {
 				v.bytes[p[0]] = int32(id)
+			}
+			if len(p) > 1 && len(p) <= maxPiece {
+				if _, dup := v.pieces[string(p)]; !dup {
+					v.pieces[string(p)] = int32(id)
+				}
 			}
 		}
 	}
