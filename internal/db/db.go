@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -52,7 +53,7 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.sql.PingContext(ctx); err != nil {
+	if err := d.connect(ctx); err != nil {
 		d.sql.Close()
 		return nil, fmt.Errorf("db: connect to %s %s: %w", d.Dialect, d.Where, err)
 	}
@@ -61,6 +62,26 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// connect opens the first connection. SQLite answers SQLITE_BUSY without
+// waiting on busy_timeout when another process is switching the same new
+// file to WAL at that moment (two replicas starting together), so that one
+// case is retried for a while.
+func (d *DB) connect(ctx context.Context) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := d.sql.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || d.Dialect != SQLite || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func open(url, dataDir string) (*DB, error) {
