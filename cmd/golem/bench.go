@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,6 +81,7 @@ func benchCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "seed of the generated model")
 	generate := fs.Bool("generate", false, "only generate the model (--shape, --type) and print its path")
 	cache := fs.String("cache", "", "folder for generated models (default: the user cache folder)/golem/bench")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the tests to this file")
 
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -112,6 +114,19 @@ func benchCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "golem bench: %v\n", err)
+			return 1
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintf(stderr, "golem bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := runBench(path, benchConfig{threads: *threads, reps: *reps, pp: *pp, tg: *tg, exact: *exact, simd: *simd, bwGiB: *bwGiB}, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "golem bench: %v\n", err)

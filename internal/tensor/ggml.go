@@ -16,6 +16,12 @@ func fma32(a, b, c float32) float32 {
 	p := float64(float64(a) * float64(b)) // exact: 24+24 significant bits
 	cf := float64(c)
 	s := float64(p + cf)
+	// Double rounding can only go wrong when s is exactly halfway between
+	// two float32 values: for a normal float32 result its 29 extra
+	// mantissa bits are then 1 followed by zeros.
+	if b := math.Float64bits(s); b&(1<<29-1) != 1<<28 && b&0x7ff0000000000000 >= 0x3810000000000000 {
+		return float32(s)
+	}
 	r := float32(s)
 	// s is p+c rounded to float64; rounding that to float32 is a second
 	// rounding, which can only go wrong when s lies exactly halfway
@@ -34,7 +40,7 @@ func fma32(a, b, c float32) float32 {
 	} else {
 		return r
 	}
-	if float64(float64(other)-s) != -d {
+	if float64(float64(other)-s) != d {
 		return r // not a midpoint: the single rounding was right
 	}
 	// A midpoint: the exact value lies on the side of e.
