@@ -9,4 +9,3 @@ func registerAVX2(t *[maxType]*Kernels) {
 
 // registerAVX512 installs the AVX-512 kernels in t (a copy of the AVX2 table).
 func registerAVX512(t *[maxType]*Kernels) {}
-
