@@ -107,6 +107,24 @@ func bf16gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, ds
 //go:noescape
 func bf16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
 
+//go:noescape
+func q5_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q5_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q3_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q3_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q2_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q2_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
 // asmMulMat builds a MulMat from the kernels pick returns for an order
 // (units of n per kernel argument nb: the block size), falling back to the
 // portable emulation for orders pick has no kernel for. It checks the
@@ -176,6 +194,9 @@ func registerMulMatAVX2(t *[maxType]*Kernels) {
 		return asmKernel{q4_KRows1, q4_KRows4}, true
 	})
 	set(Q6_K, fixed(asmKernel{q6_KRows1, q6_KRows4}))
+	set(Q5_K, fixed(asmKernel{q5_KRows1, q5_KRows4}))
+	set(Q3_K, fixed(asmKernel{q3_KRows1, q3_KRows4}))
+	set(Q2_K, fixed(asmKernel{q2_KRows1, q2_KRows4}))
 	// Float rows: tinyBLAS's order for batches of rows whose length is a
 	// multiple of 8, ggml_vec_dot's order otherwise.
 	float := func(vec, g1 rows1Fn, g4 rows4Fn) func(Order, int) (asmKernel, bool) {

@@ -477,13 +477,17 @@ done:
 
 // Q6K_CHUNK adds chunk g's scaled products: lv holds its 32 levels
 // (0..63), ymem its 32 activations; perm/src select its scale pair.
-#define Q6K_CHUNK(lv, ymem, perm, src, sum, t1, t2) \
+#define Q6K_CHUNK(lv, ymem, perm, src, sum, t1, t2) KOFF_CHUNK(lv, ymem, perm, src, sum, t1, t2, k32<>(SB))
+
+// KOFF_CHUNK adds a chunk's scaled products of levels stored with an
+// offset (lv unsigned, the offset's bytes at off) to sum.
+#define KOFF_CHUNK(lv, ymem, perm, src, sum, t1, t2, off) \
 	VMOVDQU perm, t2; \
 	VPERMD src, t2, t2; \
 	VPMADDUBSW ymem, lv, lv; \
 	VPMADDWD t2, lv, lv; \
 	VPADDD lv, sum, sum; \
-	VMOVDQU k32<>(SB), t1; \
+	VMOVDQU off, t1; \
 	VPMADDUBSW ymem, t1, t1; \
 	VPMADDWD t2, t1, t1; \
 	VPSUBD t1, sum, sum
@@ -582,6 +586,586 @@ block:
 	ADDQ xstride+40(FP), BX
 	Q6K_COL(BX, Y3)
 	ADDQ $210, R8
+	ADDQ $292, R9
+	DECQ DX
+	JNZ block
+	MOVQ DI, R10
+	KHSUM8(Y0, X0, X9)
+	VMOVSS X0, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y1, X1, X9)
+	VMOVSS X1, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y2, X2, X9)
+	VMOVSS X2, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y3, X3, X9)
+	VMOVSS X3, (R10)
+	ADDQ $4, DI
+	ADDQ wstride+16(FP), SI
+	DECQ R11
+	JNZ row
+done:
+	VZEROUPPER
+	RET
+
+DATA k01<>+0(SB)/8, $0x0101010101010101
+DATA k01<>+8(SB)/8, $0x0101010101010101
+DATA k01<>+16(SB)/8, $0x0101010101010101
+DATA k01<>+24(SB)/8, $0x0101010101010101
+GLOBL k01<>(SB), RODATA|NOPTR, $32
+
+DATA k03<>+0(SB)/8, $0x0303030303030303
+DATA k03<>+8(SB)/8, $0x0303030303030303
+DATA k03<>+16(SB)/8, $0x0303030303030303
+DATA k03<>+24(SB)/8, $0x0303030303030303
+GLOBL k03<>(SB), RODATA|NOPTR, $32
+
+DATA k04<>+0(SB)/8, $0x0404040404040404
+DATA k04<>+8(SB)/8, $0x0404040404040404
+DATA k04<>+16(SB)/8, $0x0404040404040404
+DATA k04<>+24(SB)/8, $0x0404040404040404
+GLOBL k04<>(SB), RODATA|NOPTR, $32
+
+DATA k10<>+0(SB)/8, $0x1010101010101010
+DATA k10<>+8(SB)/8, $0x1010101010101010
+DATA k10<>+16(SB)/8, $0x1010101010101010
+DATA k10<>+24(SB)/8, $0x1010101010101010
+GLOBL k10<>(SB), RODATA|NOPTR, $32
+
+DATA kw0f<>+0(SB)/8, $0x000f000f000f000f
+DATA kw0f<>+8(SB)/8, $0x000f000f000f000f
+DATA kw0f<>+16(SB)/8, $0x000f000f000f000f
+DATA kw0f<>+24(SB)/8, $0x000f000f000f000f
+GLOBL kw0f<>(SB), RODATA|NOPTR, $32
+
+DATA kq3shift<>+0(SB)/8, $0x0000000200000000
+DATA kq3shift<>+8(SB)/8, $0x0000000600000004
+GLOBL kq3shift<>(SB), RODATA|NOPTR, $16
+
+DATA kw32<>+0(SB)/8, $0x0020002000200020
+DATA kw32<>+8(SB)/8, $0x0020002000200020
+DATA kw32<>+16(SB)/8, $0x0020002000200020
+DATA kw32<>+24(SB)/8, $0x0020002000200020
+GLOBL kw32<>(SB), RODATA|NOPTR, $32
+
+// ---- Q5_K (ggml_vec_dot_q5_K_q8_K) ----
+//
+// As Q4_K, plus a fifth bit per level from the 32 bytes at 16 (bit 2c for
+// the low nibbles of chunk c, bit 2c+1 for the high ones); the mins go to
+// one scalar, added after hsum8.
+
+#define Q5K_CHUNK0(xp, sum, t1, t2, t3) \
+	VMOVDQU (48+32*0)(R8), t1; \
+	VPAND knib<>(SB), t1, t2; \
+	VMOVDQU 16(R8), t3; \
+	VPSLLW $4, t3, t3; \
+	VPAND k10<>(SB), t3, t3; \
+	VPOR t3, t2, t2; \
+	VPMADDUBSW (4+64*0)(xp), t2, t2; \
+	VPBROADCASTW (4*0)(SP), t3; \
+	VPMADDWD t3, t2, t2; \
+	VPADDD t2, sum, sum; \
+	VPSRLW $4, t1, t1; \
+	VPAND knib<>(SB), t1, t1; \
+	VMOVDQU 16(R8), t3; \
+	VPSLLW $3, t3, t3; \
+	VPAND k10<>(SB), t3, t3; \
+	VPOR t3, t1, t1; \
+	VPMADDUBSW (36+64*0)(xp), t1, t1; \
+	VPBROADCASTW (4*0+2)(SP), t3; \
+	VPMADDWD t3, t1, t1; \
+	VPADDD t1, sum, sum
+
+#define Q5K_CHUNK1(xp, sum, t1, t2, t3) \
+	VMOVDQU (48+32*1)(R8), t1; \
+	VPAND knib<>(SB), t1, t2; \
+	VMOVDQU 16(R8), t3; \
+	VPSLLW $2, t3, t3; \
+	VPAND k10<>(SB), t3, t3; \
+	VPOR t3, t2, t2; \
+	VPMADDUBSW (4+64*1)(xp), t2, t2; \
+	VPBROADCASTW (4*1)(SP), t3; \
+	VPMADDWD t3, t2, t2; \
+	VPADDD t2, sum, sum; \
+	VPSRLW $4, t1, t1; \
+	VPAND knib<>(SB), t1, t1; \
+	VMOVDQU 16(R8), t3; \
+	VPSLLW $1, t3, t3; \
+	VPAND k10<>(SB), t3, t3; \
+	VPOR t3, t1, t1; \
+	VPMADDUBSW (36+64*1)(xp), t1, t1; \
+	VPBROADCASTW (4*1+2)(SP), t3; \
+	VPMADDWD t3, t1, t1; \
+	VPADDD t1, sum, sum
+
+#define Q5K_CHUNK2(xp, sum, t1, t2, t3) \
+	VMOVDQU (48+32*2)(R8), t1; \
+	VPAND knib<>(SB), t1, t2; \
+	VMOVDQU 16(R8), t3; \
+	VPAND k10<>(SB), t3, t3; \
+	VPOR t3, t2, t2; \
+	VPMADDUBSW (4+64*2)(xp), t2, t2; \
+	VPBROADCASTW (4*2)(SP), t3; \
+	VPMADDWD t3, t2, t2; \
+	VPADDD t2, sum, sum; \
+	VPSRLW $4, t1, t1; \
+	VPAND knib<>(SB), t1, t1; \
+	VMOVDQU 16(R8), t3; \
+	VPSRLW $1, t3, t3; \
+	VPAND k10<>(SB), t3, t3; \
+	VPOR t3, t1, t1; \
+	VPMADDUBSW (36+64*2)(xp), t1, t1; \
+	VPBROADCASTW (4*2+2)(SP), t3; \
+	VPMADDWD t3, t1, t1; \
+	VPADDD t1, sum, sum
+
+#define Q5K_CHUNK3(xp, sum, t1, t2, t3) \
+	VMOVDQU (48+32*3)(R8), t1; \
+	VPAND knib<>(SB), t1, t2; \
+	VMOVDQU 16(R8), t3; \
+	VPSRLW $2, t3, t3; \
+	VPAND k10<>(SB), t3, t3; \
+	VPOR t3, t2, t2; \
+	VPMADDUBSW (4+64*3)(xp), t2, t2; \
+	VPBROADCASTW (4*3)(SP), t3; \
+	VPMADDWD t3, t2, t2; \
+	VPADDD t2, sum, sum; \
+	VPSRLW $4, t1, t1; \
+	VPAND knib<>(SB), t1, t1; \
+	VMOVDQU 16(R8), t3; \
+	VPSRLW $3, t3, t3; \
+	VPAND k10<>(SB), t3, t3; \
+	VPOR t3, t1, t1; \
+	VPMADDUBSW (36+64*3)(xp), t1, t1; \
+	VPBROADCASTW (4*3+2)(SP), t3; \
+	VPMADDWD t3, t1, t1; \
+	VPADDD t1, sum, sum
+
+#define Q5K_COL(xp, acc, summs) \
+	VPXOR Y9, Y9, Y9; \
+	Q5K_CHUNK0(xp, Y9, Y10, Y11, Y12); \
+	Q5K_CHUNK1(xp, Y9, Y10, Y11, Y12); \
+	Q5K_CHUNK2(xp, Y9, Y10, Y11, Y12); \
+	Q5K_CHUNK3(xp, Y9, Y10, Y11, Y12); \
+	Q4K_MINPROD(xp, X13, X14); \
+	VPHADDD X13, X13, X13; \
+	VPHADDD X13, X13, X13; \
+	VCVTDQ2PS X13, X13; \
+	KSCALES((R8), xp, X14, X15); \
+	VMOVSHDUP X14, X15; \
+	VFNMADD231SS X13, X15, summs; \
+	VBROADCASTSS X14, Y15; \
+	VCVTDQ2PS Y9, Y9; \
+	VFMADD231PS Y9, Y15, acc
+
+TEXT ·q5_KRows1(SB), NOSPLIT, $32-48
+	MOVQ nb+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ rows+24(FP), R11
+	MOVQ dst+40(FP), DI
+	TESTQ R11, R11
+	JZ done
+row:
+	MOVQ SI, R8
+	MOVQ x+32(FP), R9
+	MOVQ CX, DX
+	VXORPS Y0, Y0, Y0
+	VXORPS X1, X1, X1
+block:
+	Q4K_SCALES
+	Q5K_COL(R9, Y0, X1)
+	ADDQ $176, R8
+	ADDQ $292, R9
+	DECQ DX
+	JNZ block
+	KHSUM8(Y0, X0, X2)
+	VADDSS X1, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ wstride+16(FP), SI
+	DECQ R11
+	JNZ row
+done:
+	VZEROUPPER
+	RET
+
+TEXT ·q5_KRows4(SB), NOSPLIT, $32-64
+	MOVQ nb+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ rows+24(FP), R11
+	MOVQ dst+48(FP), DI
+	TESTQ R11, R11
+	JZ done
+row:
+	MOVQ SI, R8
+	MOVQ x+32(FP), R9
+	MOVQ CX, DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+block:
+	Q4K_SCALES
+	MOVQ R9, BX
+	Q5K_COL(BX, Y0, X4)
+	ADDQ xstride+40(FP), BX
+	Q5K_COL(BX, Y1, X5)
+	ADDQ xstride+40(FP), BX
+	Q5K_COL(BX, Y2, X6)
+	ADDQ xstride+40(FP), BX
+	Q5K_COL(BX, Y3, X7)
+	ADDQ $176, R8
+	ADDQ $292, R9
+	DECQ DX
+	JNZ block
+	MOVQ DI, R10
+	KHSUM8(Y0, X0, X9)
+	VADDSS X4, X0, X0
+	VMOVSS X0, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y1, X1, X9)
+	VADDSS X5, X1, X1
+	VMOVSS X1, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y2, X2, X9)
+	VADDSS X6, X2, X2
+	VMOVSS X2, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y3, X3, X9)
+	VADDSS X7, X3, X3
+	VMOVSS X3, (R10)
+	ADDQ $4, DI
+	ADDQ wstride+16(FP), SI
+	DECQ R11
+	JNZ row
+done:
+	VZEROUPPER
+	RET
+
+// ---- Q3_K (ggml_vec_dot_q3_K_q8_K) ----
+//
+// Levels stored as 0..7 (two bits from the 64 bytes at 32, a third from
+// the mask at 0; the -4 offset is subtracted as 4 times the scaled
+// activation sums); sixteen 6-bit scales minus 32, kept as in Q6_K.
+
+// Q3K_SCALES unpacks the scales of the block at R8 into Y12/Y13 (int16
+// pairs, as Q6K_SCALES): low nibbles from the 8 bytes at 96, two high bits
+// from the 4 bytes at 104 (byte j%4, shifted by 2*(j/4)).
+#define Q3K_SCALES \
+	VMOVQ 96(R8), X12; \
+	VPSRLW $4, X12, X13; \
+	VPAND knib<>(SB), X13, X13; \
+	VPAND knib<>(SB), X12, X12; \
+	VPUNPCKLQDQ X13, X12, X12; \
+	VPBROADCASTD 104(R8), X13; \
+	VPSRLVD kq3shift<>(SB), X13, X13; \
+	VPAND k03<>(SB), X13, X13; \
+	VPSLLW $4, X13, X13; \
+	VPOR X13, X12, X12; \
+	VPMOVZXBW X12, Y12; \
+	VPSUBW kw32<>(SB), Y12, Y12; \
+	VPUNPCKHWD Y12, Y12, Y13; \
+	VPUNPCKLWD Y12, Y12, Y12
+
+#define Q3K_COL(xp, acc) \
+	VPXOR Y14, Y14, Y14; \
+	VMOVDQU 32(R8), Y8; \
+	VPAND k03<>(SB), Y8, Y8; \
+	VMOVDQU (R8), Y9; \
+	VPSLLW $2, Y9, Y9; \
+	VPAND k04<>(SB), Y9, Y9; \
+	VPOR Y9, Y8, Y8; \
+	KOFF_CHUNK(Y8, 4(xp), kperm0<>(SB), Y12, Y14, Y10, Y11, k04<>(SB)); \
+	VMOVDQU 32(R8), Y8; \
+	VPSRLW $2, Y8, Y8; \
+	VPAND k03<>(SB), Y8, Y8; \
+	VMOVDQU (R8), Y9; \
+	VPSLLW $1, Y9, Y9; \
+	VPAND k04<>(SB), Y9, Y9; \
+	VPOR Y9, Y8, Y8; \
+	KOFF_CHUNK(Y8, 36(xp), kperm1<>(SB), Y12, Y14, Y10, Y11, k04<>(SB)); \
+	VMOVDQU 32(R8), Y8; \
+	VPSRLW $4, Y8, Y8; \
+	VPAND k03<>(SB), Y8, Y8; \
+	VMOVDQU (R8), Y9; \
+	VPAND k04<>(SB), Y9, Y9; \
+	VPOR Y9, Y8, Y8; \
+	KOFF_CHUNK(Y8, 68(xp), kperm0<>(SB), Y13, Y14, Y10, Y11, k04<>(SB)); \
+	VMOVDQU 32(R8), Y8; \
+	VPSRLW $6, Y8, Y8; \
+	VPAND k03<>(SB), Y8, Y8; \
+	VMOVDQU (R8), Y9; \
+	VPSRLW $1, Y9, Y9; \
+	VPAND k04<>(SB), Y9, Y9; \
+	VPOR Y9, Y8, Y8; \
+	KOFF_CHUNK(Y8, 100(xp), kperm1<>(SB), Y13, Y14, Y10, Y11, k04<>(SB)); \
+	VMOVDQU 64(R8), Y8; \
+	VPAND k03<>(SB), Y8, Y8; \
+	VMOVDQU (R8), Y9; \
+	VPSRLW $2, Y9, Y9; \
+	VPAND k04<>(SB), Y9, Y9; \
+	VPOR Y9, Y8, Y8; \
+	KOFF_CHUNK(Y8, 132(xp), kperm2<>(SB), Y12, Y14, Y10, Y11, k04<>(SB)); \
+	VMOVDQU 64(R8), Y8; \
+	VPSRLW $2, Y8, Y8; \
+	VPAND k03<>(SB), Y8, Y8; \
+	VMOVDQU (R8), Y9; \
+	VPSRLW $3, Y9, Y9; \
+	VPAND k04<>(SB), Y9, Y9; \
+	VPOR Y9, Y8, Y8; \
+	KOFF_CHUNK(Y8, 164(xp), kperm3<>(SB), Y12, Y14, Y10, Y11, k04<>(SB)); \
+	VMOVDQU 64(R8), Y8; \
+	VPSRLW $4, Y8, Y8; \
+	VPAND k03<>(SB), Y8, Y8; \
+	VMOVDQU (R8), Y9; \
+	VPSRLW $4, Y9, Y9; \
+	VPAND k04<>(SB), Y9, Y9; \
+	VPOR Y9, Y8, Y8; \
+	KOFF_CHUNK(Y8, 196(xp), kperm2<>(SB), Y13, Y14, Y10, Y11, k04<>(SB)); \
+	VMOVDQU 64(R8), Y8; \
+	VPSRLW $6, Y8, Y8; \
+	VPAND k03<>(SB), Y8, Y8; \
+	VMOVDQU (R8), Y9; \
+	VPSRLW $5, Y9, Y9; \
+	VPAND k04<>(SB), Y9, Y9; \
+	VPOR Y9, Y8, Y8; \
+	KOFF_CHUNK(Y8, 228(xp), kperm3<>(SB), Y13, Y14, Y10, Y11, k04<>(SB)); \
+	VCVTDQ2PS Y14, Y14; \
+	VPBROADCASTW 108(R8), X15; \
+	VCVTPH2PS X15, X15; \
+	VMULSS (xp), X15, X15; \
+	VBROADCASTSS X15, Y15; \
+	VFMADD231PS Y14, Y15, acc
+
+TEXT ·q3_KRows1(SB), NOSPLIT, $0-48
+	MOVQ nb+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ rows+24(FP), R11
+	MOVQ dst+40(FP), DI
+	TESTQ R11, R11
+	JZ done
+row:
+	MOVQ SI, R8
+	MOVQ x+32(FP), R9
+	MOVQ CX, DX
+	VXORPS Y0, Y0, Y0
+block:
+	Q3K_SCALES
+	Q3K_COL(R9, Y0)
+	ADDQ $110, R8
+	ADDQ $292, R9
+	DECQ DX
+	JNZ block
+	KHSUM8(Y0, X0, X1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ wstride+16(FP), SI
+	DECQ R11
+	JNZ row
+done:
+	VZEROUPPER
+	RET
+
+TEXT ·q3_KRows4(SB), NOSPLIT, $0-64
+	MOVQ nb+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ rows+24(FP), R11
+	MOVQ dst+48(FP), DI
+	TESTQ R11, R11
+	JZ done
+row:
+	MOVQ SI, R8
+	MOVQ x+32(FP), R9
+	MOVQ CX, DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+block:
+	Q3K_SCALES
+	MOVQ R9, BX
+	Q3K_COL(BX, Y0)
+	ADDQ xstride+40(FP), BX
+	Q3K_COL(BX, Y1)
+	ADDQ xstride+40(FP), BX
+	Q3K_COL(BX, Y2)
+	ADDQ xstride+40(FP), BX
+	Q3K_COL(BX, Y3)
+	ADDQ $110, R8
+	ADDQ $292, R9
+	DECQ DX
+	JNZ block
+	MOVQ DI, R10
+	KHSUM8(Y0, X0, X9)
+	VMOVSS X0, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y1, X1, X9)
+	VMOVSS X1, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y2, X2, X9)
+	VMOVSS X2, (R10)
+	ADDQ dststride+56(FP), R10
+	KHSUM8(Y3, X3, X9)
+	VMOVSS X3, (R10)
+	ADDQ $4, DI
+	ADDQ wstride+16(FP), SI
+	DECQ R11
+	JNZ row
+done:
+	VZEROUPPER
+	RET
+
+// ---- Q2_K (ggml_vec_dot_q2_K_q8_K) ----
+//
+// Levels 0..3 (two bits of the 64 bytes at 16); per 16 elements a 4-bit
+// scale (low nibble of bytes 0..15) and a 4-bit min (high nibble), whose
+// products with the activation sums are added to the same accumulator
+// first, by -d·dmin.
+
+// Q2K_SCALES: scales as int16 pairs in Y12/Y13, mins as int16 in Y8.
+#define Q2K_SCALES \
+	VPMOVZXBW (R8), Y12; \
+	VPSRLW $4, Y12, Y8; \
+	VPAND kw0f<>(SB), Y12, Y12; \
+	VPUNPCKHWD Y12, Y12, Y13; \
+	VPUNPCKLWD Y12, Y12, Y12
+
+#define Q2K_COL(xp, acc) \
+	VMOVDQU 260(xp), Y9; \
+	VPMADDWD Y8, Y9, Y9; \
+	VCVTDQ2PS Y9, Y9; \
+	KSCALES(80(R8), xp, X14, X15); \
+	VMOVSHDUP X14, X15; \
+	VBROADCASTSS X15, Y15; \
+	VFNMADD231PS Y9, Y15, acc; \
+	VPXOR Y14, Y14, Y14; \
+	VMOVDQU 16(R8), Y9; \
+	VPAND k03<>(SB), Y9, Y9; \
+	VMOVDQU kperm0<>(SB), Y11; \
+	VPERMD Y12, Y11, Y11; \
+	VPMADDUBSW 4(xp), Y9, Y9; \
+	VPMADDWD Y11, Y9, Y9; \
+	VPADDD Y9, Y14, Y14; \
+	VMOVDQU 16(R8), Y9; \
+	VPSRLW $2, Y9, Y9; \
+	VPAND k03<>(SB), Y9, Y9; \
+	VMOVDQU kperm1<>(SB), Y11; \
+	VPERMD Y12, Y11, Y11; \
+	VPMADDUBSW 36(xp), Y9, Y9; \
+	VPMADDWD Y11, Y9, Y9; \
+	VPADDD Y9, Y14, Y14; \
+	VMOVDQU 16(R8), Y9; \
+	VPSRLW $4, Y9, Y9; \
+	VPAND k03<>(SB), Y9, Y9; \
+	VMOVDQU kperm0<>(SB), Y11; \
+	VPERMD Y13, Y11, Y11; \
+	VPMADDUBSW 68(xp), Y9, Y9; \
+	VPMADDWD Y11, Y9, Y9; \
+	VPADDD Y9, Y14, Y14; \
+	VMOVDQU 16(R8), Y9; \
+	VPSRLW $6, Y9, Y9; \
+	VPAND k03<>(SB), Y9, Y9; \
+	VMOVDQU kperm1<>(SB), Y11; \
+	VPERMD Y13, Y11, Y11; \
+	VPMADDUBSW 100(xp), Y9, Y9; \
+	VPMADDWD Y11, Y9, Y9; \
+	VPADDD Y9, Y14, Y14; \
+	VMOVDQU 48(R8), Y9; \
+	VPAND k03<>(SB), Y9, Y9; \
+	VMOVDQU kperm2<>(SB), Y11; \
+	VPERMD Y12, Y11, Y11; \
+	VPMADDUBSW 132(xp), Y9, Y9; \
+	VPMADDWD Y11, Y9, Y9; \
+	VPADDD Y9, Y14, Y14; \
+	VMOVDQU 48(R8), Y9; \
+	VPSRLW $2, Y9, Y9; \
+	VPAND k03<>(SB), Y9, Y9; \
+	VMOVDQU kperm3<>(SB), Y11; \
+	VPERMD Y12, Y11, Y11; \
+	VPMADDUBSW 164(xp), Y9, Y9; \
+	VPMADDWD Y11, Y9, Y9; \
+	VPADDD Y9, Y14, Y14; \
+	VMOVDQU 48(R8), Y9; \
+	VPSRLW $4, Y9, Y9; \
+	VPAND k03<>(SB), Y9, Y9; \
+	VMOVDQU kperm2<>(SB), Y11; \
+	VPERMD Y13, Y11, Y11; \
+	VPMADDUBSW 196(xp), Y9, Y9; \
+	VPMADDWD Y11, Y9, Y9; \
+	VPADDD Y9, Y14, Y14; \
+	VMOVDQU 48(R8), Y9; \
+	VPSRLW $6, Y9, Y9; \
+	VPAND k03<>(SB), Y9, Y9; \
+	VMOVDQU kperm3<>(SB), Y11; \
+	VPERMD Y13, Y11, Y11; \
+	VPMADDUBSW 228(xp), Y9, Y9; \
+	VPMADDWD Y11, Y9, Y9; \
+	VPADDD Y9, Y14, Y14; \
+	VCVTDQ2PS Y14, Y14; \
+	KSCALES(80(R8), xp, X10, X15); \
+	VBROADCASTSS X10, Y15; \
+	VFMADD231PS Y14, Y15, acc
+
+TEXT ·q2_KRows1(SB), NOSPLIT, $0-48
+	MOVQ nb+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ rows+24(FP), R11
+	MOVQ dst+40(FP), DI
+	TESTQ R11, R11
+	JZ done
+row:
+	MOVQ SI, R8
+	MOVQ x+32(FP), R9
+	MOVQ CX, DX
+	VXORPS Y0, Y0, Y0
+block:
+	Q2K_SCALES
+	Q2K_COL(R9, Y0)
+	ADDQ $84, R8
+	ADDQ $292, R9
+	DECQ DX
+	JNZ block
+	KHSUM8(Y0, X0, X1)
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ wstride+16(FP), SI
+	DECQ R11
+	JNZ row
+done:
+	VZEROUPPER
+	RET
+
+TEXT ·q2_KRows4(SB), NOSPLIT, $0-64
+	MOVQ nb+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ rows+24(FP), R11
+	MOVQ dst+48(FP), DI
+	TESTQ R11, R11
+	JZ done
+row:
+	MOVQ SI, R8
+	MOVQ x+32(FP), R9
+	MOVQ CX, DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+block:
+	Q2K_SCALES
+	MOVQ R9, BX
+	Q2K_COL(BX, Y0)
+	ADDQ xstride+40(FP), BX
+	Q2K_COL(BX, Y1)
+	ADDQ xstride+40(FP), BX
+	Q2K_COL(BX, Y2)
+	ADDQ xstride+40(FP), BX
+	Q2K_COL(BX, Y3)
+	ADDQ $84, R8
 	ADDQ $292, R9
 	DECQ DX
 	JNZ block
