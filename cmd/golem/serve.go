@@ -41,13 +41,14 @@ func serveCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	preload := fs.String("preload", strings.Join(cfg.Preload, ","), "models to load at start and keep loaded (GOLEM_PRELOAD)")
 	keepAlive := fs.String("keep-alive", "", "how long idle models stay loaded, as GOLEM_KEEP_ALIVE (default 5m)")
 	threads := fs.Int("threads", cfg.Threads, "worker threads per model (GOLEM_NUM_THREADS; 0 = one per CPU)")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
+	if len(positional) > 0 {
 		fs.Usage()
 		return 2
 	}
@@ -93,9 +94,9 @@ func serveCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "Golem %s listening on http://%s\n", version, ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	fmt.Fprintf(stdout, "Golem %s listening on http://%s\n", version, ln.Addr())
 	go func() {
 		// A second signal during the graceful shutdown exits at once.
 		<-ctx.Done()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 // "required", or one function by name. Ollama's own API has no such field
 // and behaves as "auto".
 type toolChoice struct {
-	mode     string // "auto", "none", "required", "function"
-	function string
+	mode     string   // "auto", "none", "required", "function"
+	function string   // for "function"
+	allowed  []string // when set, only these tools are offered
 }
 
 // chatParams is a chat request in either API's terms.
@@ -56,6 +58,18 @@ func (s *Server) prepareChat(l *loaded, p *chatParams) (*genJob, string, error) 
 	msgs = append(msgs, p.messages...)
 
 	tools := p.tools
+	if p.choice.allowed != nil {
+		var keep []api.Tool
+		for _, t := range tools {
+			if slices.Contains(p.choice.allowed, t.Function.Name) {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) == 0 {
+			return nil, "", errorf(http.StatusBadRequest, "tool_choice allows none of the tools offered")
+		}
+		tools = keep
+	}
 	forced := false
 	var schema json.RawMessage
 	switch p.choice.mode {
@@ -176,7 +190,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	mi, err := s.lookup(req.Model, req.Options)
+	mi, err := s.lookup(r.Context(), req.Model, req.Options)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -44,7 +44,7 @@ func (s *Server) embed(ctx context.Context, name string, inputs []string, opts m
 	if dims < 0 {
 		return nil, nil, errorf(http.StatusBadRequest, "dimensions must be positive")
 	}
-	mi, err := s.lookup(name, opts)
+	mi, err := s.lookup(ctx, name, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"sync"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -176,4 +179,52 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("basic auth is not a key: %d", status)
 	}
 	_ = http.StatusOK
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRequestLog: one structured JSON line per request, with the model
+// and token counts of generations.
+func TestRequestLog(t *testing.T) {
+	var buf syncBuffer
+	ts := newTestServer(t, func(c *Config) { c.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	ts.create(t, "stories", modelFile(t, "stories260K.gguf"))
+	ts.do(t, "POST", "/api/generate", `{"model": "stories", "prompt": "Once", "stream": false, "options": {"num_predict": 5}}`)
+	ts.do(t, "POST", "/api/show", `{"model": "nope"}`)
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", l)
+		}
+		if m["msg"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("%d request lines: %v", len(lines), lines)
+	}
+	g := lines[0]
+	if g["path"] != "/api/generate" || g["status"] != 200.0 || g["model"] != "stories:latest" || g["eval_tokens"] != 5.0 ||
+		g["done_reason"] != "length" || g["duration"] == nil || g["method"] != "POST" {
+		t.Fatalf("generate log line: %v", g)
+	}
+	if lines[1]["status"] != 404.0 || lines[1]["path"] != "/api/show" {
+		t.Fatalf("show log line: %v", lines[1])
+	}
 }

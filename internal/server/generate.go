@@ -39,7 +39,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	mi, err := s.lookup(req.Model, req.Options)
+	mi, err := s.lookup(r.Context(), req.Model, req.Options)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -44,7 +44,7 @@ type capabilities struct {
 
 // lookup resolves a model name and merges options: Ollama's defaults,
 // then the model's PARAMETERs, then the request's options.
-func (s *Server) lookup(name string, reqOpts map[string]any) (*modelInfo, error) {
+func (s *Server) lookup(ctx context.Context, name string, reqOpts map[string]any) (*modelInfo, error) {
 	if _, err := checkName(name, "model"); err != nil {
 		return nil, err
 	}
@@ -60,6 +60,7 @@ func (s *Server) lookup(name string, reqOpts map[string]any) (*modelInfo, error)
 		return nil, err
 	}
 	mi := &modelInfo{name: name, id: m.Name.DisplayShortest(), m: m, res: res, opts: defaultOptions()}
+	noteModel(ctx, mi.id)
 	if err := mi.opts.apply(res.Parameters); err != nil {
 		return nil, fmt.Errorf("model %s: bad PARAMETER: %w", name, err)
 	}
@@ -241,6 +242,7 @@ func (s *Server) generate(ctx context.Context, j *genJob, emit func(delta) error
 			st := ev.Stats
 			s.metrics.observeGeneration(j.l.id, st.PromptTokens, st.CachedTokens, st.EvalTokens,
 				st.TimeToFirstToken, st.EvalDuration, st.TotalDuration, st.DoneReason)
+			noteGeneration(ctx, st.PromptTokens, st.CachedTokens, st.EvalTokens, st.DoneReason)
 		}
 		if j.parser != nil {
 			d.Content, d.Thinking, d.ToolCalls = j.parser.add(text, ev.Done)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -66,6 +68,39 @@ func endpointOf(r *http.Request) string {
 	return "other"
 }
 
+// reqInfo collects what a handler learns about a request (the model, the
+// tokens) for its log line.
+type reqInfo struct {
+	mu                 sync.Mutex
+	model              string
+	promptTokens, eval int
+	cached             int
+	reason             string
+}
+
+type reqInfoKey struct{}
+
+// noteModel records the model a request used, for its log line.
+func noteModel(ctx context.Context, model string) {
+	if ri, ok := ctx.Value(reqInfoKey{}).(*reqInfo); ok {
+		ri.mu.Lock()
+		ri.model = model
+		ri.mu.Unlock()
+	}
+}
+
+// noteGeneration records a finished generation's counts.
+func noteGeneration(ctx context.Context, prompt, cached, eval int, reason string) {
+	if ri, ok := ctx.Value(reqInfoKey{}).(*reqInfo); ok {
+		ri.mu.Lock()
+		ri.promptTokens += prompt
+		ri.cached += cached
+		ri.eval += eval
+		ri.reason = reason
+		ri.mu.Unlock()
+	}
+}
+
 // logRequests logs one structured line per request when it ends, and
 // counts it in the metrics. A panic in a handler is logged with its stack
 // and answered 500; the server keeps serving.
@@ -74,6 +109,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		ep := endpointOf(r)
+		ri := &reqInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 		s.metrics.inflight.Inc()
 		defer func() {
 			s.metrics.inflight.Dec()
@@ -103,8 +140,17 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			if status >= 500 {
 				level = slog.LevelWarn
 			}
-			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", status,
-				"duration", d, "bytes", rec.bytes, "remote", r.RemoteAddr, "user_agent", r.UserAgent())
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status,
+				"duration", d, "bytes", rec.bytes, "remote", r.RemoteAddr, "user_agent", r.UserAgent()}
+			ri.mu.Lock()
+			if ri.model != "" {
+				attrs = append(attrs, "model", ri.model)
+			}
+			if ri.reason != "" {
+				attrs = append(attrs, "prompt_tokens", ri.promptTokens, "cached_tokens", ri.cached, "eval_tokens", ri.eval, "done_reason", ri.reason)
+			}
+			ri.mu.Unlock()
+			s.log.Log(r.Context(), level, "request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 	})

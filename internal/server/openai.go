@@ -175,11 +175,34 @@ func parseToolChoice(raw json.RawMessage) (toolChoice, error) {
 		Function struct {
 			Name string `json:"name"`
 		} `json:"function"`
+		AllowedTools struct {
+			Mode  string `json:"mode"`
+			Tools []struct {
+				Type     string `json:"type"`
+				Function struct {
+					Name string `json:"name"`
+				} `json:"function"`
+			} `json:"tools"`
+		} `json:"allowed_tools"`
 	}
-	if err := json.Unmarshal(raw, &obj); err != nil || obj.Function.Name == "" {
-		return toolChoice{}, errorf(http.StatusBadRequest, "tool_choice must be a string or {\"type\": \"function\", \"function\": {\"name\": ...}}")
+	err := json.Unmarshal(raw, &obj)
+	switch {
+	case err == nil && obj.Type == "allowed_tools":
+		// {"type": "allowed_tools", "allowed_tools": {"mode": "auto" |
+		// "required", "tools": [...]}}: the tools offered are cut to
+		// these, then the mode applies.
+		tc := toolChoice{mode: obj.AllowedTools.Mode}
+		if tc.mode != "auto" && tc.mode != "required" {
+			return toolChoice{}, errorf(http.StatusBadRequest, "tool_choice.allowed_tools.mode %q: use \"auto\" or \"required\"", tc.mode)
+		}
+		for _, t := range obj.AllowedTools.Tools {
+			tc.allowed = append(tc.allowed, t.Function.Name)
+		}
+		return tc, nil
+	case err == nil && obj.Function.Name != "":
+		return toolChoice{mode: "function", function: obj.Function.Name}, nil
 	}
-	return toolChoice{mode: "function", function: obj.Function.Name}, nil
+	return toolChoice{}, errorf(http.StatusBadRequest, "tool_choice must be a string, {\"type\": \"function\", \"function\": {\"name\": ...}} or {\"type\": \"allowed_tools\", ...}")
 }
 
 // openAIOptions maps OpenAI sampling fields to Ollama options. Unset
@@ -431,7 +454,7 @@ func (s *Server) handleOpenAIChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	mi, err := s.lookup(req.Model, openAIOptions(maxTokens, req.Temperature, req.TopP, req.FrequencyPenalty, req.PresencePenalty, req.Seed, stop))
+	mi, err := s.lookup(r.Context(), req.Model, openAIOptions(maxTokens, req.Temperature, req.TopP, req.FrequencyPenalty, req.PresencePenalty, req.Seed, stop))
 	if err != nil {
 		writeOAIErr(w, err)
 		return
@@ -672,7 +695,7 @@ func (s *Server) handleOpenAICompletion(w http.ResponseWriter, r *http.Request) 
 		writeOAIErr(w, err)
 		return
 	}
-	mi, err := s.lookup(req.Model, openAIOptions(req.MaxTokens, req.Temperature, req.TopP, req.FrequencyPenalty, req.PresencePenalty, req.Seed, stop))
+	mi, err := s.lookup(r.Context(), req.Model, openAIOptions(req.MaxTokens, req.Temperature, req.TopP, req.FrequencyPenalty, req.PresencePenalty, req.Seed, stop))
 	if err != nil {
 		writeOAIErr(w, err)
 		return

@@ -299,6 +299,27 @@ func TestOpenAIToolChoice(t *testing.T) {
 		}
 		checkWeatherArgs(t, "add", calls[0].Function.Arguments)
 	}
+	// allowed_tools with mode required: a call of one of the allowed tools.
+	body := `{"model": "qwen", "max_tokens": 200, "messages": [{"role": "user", "content": "Add 2 and 3"}],
+		"tools": ` + mustJSON(t, base.Tools) + `,
+		"tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [{"type": "function", "function": {"name": "add"}}]}}}`
+	status, b := ts.do(t, "POST", "/v1/chat/completions", body)
+	var cc struct {
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+			Message      struct {
+				ToolCalls []struct {
+					Function struct{ Name, Arguments string }
+				} `json:"tool_calls"`
+			}
+		}
+	}
+	if status != 200 || json.Unmarshal(b, &cc) != nil || len(cc.Choices) != 1 || len(cc.Choices[0].Message.ToolCalls) != 1 ||
+		cc.Choices[0].Message.ToolCalls[0].Function.Name != "add" || cc.Choices[0].FinishReason != "tool_calls" {
+		t.Fatalf("allowed_tools: %d %s", status, b)
+	}
+	checkWeatherArgs(t, "add", cc.Choices[0].Message.ToolCalls[0].Function.Arguments)
+
 	p := base
 	p.MaxTokens = openai.Int(8)
 	p.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("none")}
