@@ -3,12 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
-	"log/slog"
-	"sync"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	oapi "github.com/ollama/ollama/api"
