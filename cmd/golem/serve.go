@@ -120,7 +120,7 @@ var serveEnv = [][2]string{
 	{"GOLEM_MODELS", "model store folder (default ~/.golem/models; also OLLAMA_MODELS)"},
 	{"GOLEM_API_KEYS", "comma-separated keys required as 'Authorization: Bearer KEY' (not on /healthz)"},
 	{"GOLEM_ORIGINS", "extra CORS origins allowed, comma-separated, * wildcards (also OLLAMA_ORIGINS)"},
-	{"GOLEM_PRELOAD", "models loaded at start and kept; /readyz is 200 once they are"},
+	{"GOLEM_PRELOAD", "models pulled if missing, loaded at start and kept; /readyz is 200 once they are"},
 	{"GOLEM_NUM_PARALLEL", "sequences decoded together per model (default 4)"},
 	{"GOLEM_MAX_LOADED_MODELS", "models loaded at once (default 3)"},
 	{"GOLEM_MAX_QUEUE", "waiting requests per model before 503 (default 512)"},

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	oapi "github.com/ollama/ollama/api"
+
+	"github.com/golem-llm/golem/internal/registry/registrytest"
 )
 
 // TestParallelStreams runs more concurrent streams than the model has
@@ -215,16 +217,29 @@ func TestHealthReadyPreload(t *testing.T) {
 	if status, _ := ts.do(t, "GET", "/readyz", ""); status != 503 {
 		t.Fatalf("/readyz before preloading: %d", status)
 	}
+	// The model is neither in the store nor in a registry that answers
+	// (registry.ollama.ai is unreachable from tests: the mirror points at
+	// a closed port).
+	ts.s.reg.Config.Mirrors = map[string]string{"registry.ollama.ai": "http://127.0.0.1:1"}
+	ts.s.reg.MaxRetries = 1
 	if err := ts.s.Preload(context.Background()); err == nil {
-		t.Fatal("preloading a model that is not in the store succeeded")
+		t.Fatal("preloading a model that is nowhere succeeded")
 	}
 	status, body := ts.do(t, "GET", "/readyz", "")
 	if status != 503 || !strings.Contains(string(body), "preload failed") {
 		t.Fatalf("/readyz after a failed preload: %d %s", status, body)
 	}
-	ts.create(t, "stories", modelFile(t, "stories260K.gguf"))
+	// Now the registry has it: preloading pulls it, then loads it.
+	reg := registrytest.New(t, registrytest.Options{})
+	if _, err := reg.AddModel("library/stories", "latest", registrytest.Model{GGUF: modelFile(t, "stories260K.gguf")}); err != nil {
+		t.Fatal(err)
+	}
+	ts.s.reg.Config.Mirrors = map[string]string{"registry.ollama.ai": reg.URL}
 	if err := ts.s.Preload(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := ts.s.store.Get("stories"); err != nil {
+		t.Fatalf("preload did not pull the model: %v", err)
 	}
 	if status, body := ts.do(t, "GET", "/readyz", ""); status != 200 {
 		t.Fatalf("/readyz after preloading: %d %s", status, body)

@@ -193,15 +193,30 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Preload loads the GOLEM_PRELOAD models and keeps them loaded. It is
-// called by Serve in the background; readiness follows its success.
+// Preload pulls the GOLEM_PRELOAD models the store lacks, loads them and
+// keeps them loaded. Serve calls it in the background; readiness follows
+// its success.
 func (s *Server) Preload(ctx context.Context) error {
 	if len(s.cfg.Preload) == 0 {
 		s.preloaded.Store(true)
 		return nil
 	}
+	// A model the store lacks is pulled first, so a fresh container with
+	// GOLEM_PRELOAD=llama3 becomes ready once llama3 is downloaded and
+	// loaded.
 	for _, name := range s.cfg.Preload {
-		if _, err := s.store.Get(name); err != nil {
+		_, err := s.store.Get(name)
+		if errors.Is(err, store.ErrNotFound) {
+			s.log.Info("pulling a preload model", "model", name)
+			last := ""
+			err = s.reg.Pull(ctx, name, func(p store.Progress) {
+				if p.Status != last {
+					last = p.Status
+					s.log.Info("pull", "model", name, "status", p.Status)
+				}
+			})
+		}
+		if err != nil {
 			err = fmt.Errorf("preloading %s: %w", name, err)
 			s.setPreloadErr(err)
 			return err
