@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golem-llm/golem/api"
@@ -40,20 +41,53 @@ func chooseTemplate(override, modelfile, chatTemplate string) (template.Template
 	case modelfile != "":
 		return parseGoTemplate(modelfile)
 	case chatTemplate != "":
-		t, err := template.ParseJinja(chatTemplate)
-		if err != nil {
-			return nil, errorf(http.StatusInternalServerError, "the model's chat template: %v", err)
-		}
-		return t, nil
+		return cachedTemplate("jinja", chatTemplate, func() (template.Template, error) {
+			t, err := template.ParseJinja(chatTemplate)
+			if err != nil {
+				return nil, errorf(http.StatusInternalServerError, "the model's chat template: %v", err)
+			}
+			return t, nil
+		})
 	}
 	return parseGoTemplate(defaultTemplate)
 }
 
 func parseGoTemplate(src string) (template.Template, error) {
-	t, err := template.ParseGo(src)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
+	return cachedTemplate("go", src, func() (template.Template, error) {
+		t, err := template.ParseGo(src)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "%v", err)
+		}
+		return t, nil
+	})
+}
+
+// Parsed templates are kept (they are immutable and safe to share):
+// parsing a Jinja template also probes it to derive its markers, which
+// is worth doing once per model rather than once per request.
+var templates struct {
+	sync.Mutex
+	m map[string]template.Template
+}
+
+func cachedTemplate(kind, src string, parse func() (template.Template, error)) (template.Template, error) {
+	key := kind + "\x00" + src
+	templates.Lock()
+	t, ok := templates.m[key]
+	templates.Unlock()
+	if ok {
+		return t, nil
 	}
+	t, err := parse()
+	if err != nil {
+		return nil, err
+	}
+	templates.Lock()
+	if templates.m == nil || len(templates.m) >= 64 {
+		templates.m = map[string]template.Template{}
+	}
+	templates.m[key] = t
+	templates.Unlock()
 	return t, nil
 }
 
