@@ -7,5 +7,8 @@ func registerAVX2(t *[maxType]*Kernels) {
 	registerMulMatAVX2(t)
 }
 
-// registerAVX512 installs the AVX-512 kernels in t (a copy of the AVX2 table).
-func registerAVX512(t *[maxType]*Kernels) {}
+// registerAVX512 installs the AVX-512 kernels in t (a copy of the AVX2
+// table): the integer products with VNNI.
+func registerAVX512(t *[maxType]*Kernels) {
+	registerMulMatVNNI(t)
+}

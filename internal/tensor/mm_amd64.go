@@ -20,111 +20,6 @@ type asmKernel struct {
 	r4 rows4Fn
 }
 
-//go:noescape
-func q8_0Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q8_0Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q4_0Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q4_0Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q5_0Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q5_0Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q4_1Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q4_1Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q5_1Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q5_1Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q4_0iRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q4_0iRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q4_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q4_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q4_KiRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q4_KiRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q4_KgRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q4_KgRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q6_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q6_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func f32Rows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func f32gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func f32gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func f16Rows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func f16gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func f16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func bf16Rows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func bf16gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func bf16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q5_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q5_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q3_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q3_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
-func q2_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
-
-//go:noescape
-func q2_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
-
 // asmMulMat builds a MulMat from the kernels pick returns for an order
 // (units of n per kernel argument nb: the block size), falling back to the
 // portable emulation for orders pick has no kernel for. It checks the
@@ -170,33 +65,42 @@ func fixed(k asmKernel) func(Order, int) (asmKernel, bool) {
 	return func(Order, int) (asmKernel, bool) { return k, true }
 }
 
-func registerMulMatAVX2(t *[maxType]*Kernels) {
+// intKernels is one level's set of kernels for the integer-product types.
+type intKernels struct {
+	q80, q40, q50, q41, q51, q40i, q4K, q4Ki, q4Kg, q6K, q5K, q3K, q2K asmKernel
+}
+
+func registerMulMatAVX2(t *[maxType]*Kernels) { registerMulMat(t, &avx2Ints) }
+
+func registerMulMatVNNI(t *[maxType]*Kernels) { registerMulMat(t, &vnniInts) }
+
+func registerMulMat(t *[maxType]*Kernels, k *intKernels) {
 	set := func(ty Type, pick func(Order, int) (asmKernel, bool)) {
 		t[ty].MulMat = asmMulMat(ty, pick)
 	}
-	set(Q8_0, fixed(asmKernel{q8_0Rows1, q8_0Rows4}))
-	set(Q5_0, fixed(asmKernel{q5_0Rows1, q5_0Rows4}))
-	set(Q4_1, fixed(asmKernel{q4_1Rows1, q4_1Rows4}))
-	set(Q5_1, fixed(asmKernel{q5_1Rows1, q5_1Rows4}))
+	set(Q8_0, fixed(k.q80))
+	set(Q5_0, fixed(k.q50))
+	set(Q4_1, fixed(k.q41))
+	set(Q5_1, fixed(k.q51))
 	set(Q4_0, func(o Order, _ int) (asmKernel, bool) {
 		if o&Interleaved != 0 {
-			return asmKernel{q4_0iRows1, q4_0iRows4}, true
+			return k.q40i, true
 		}
-		return asmKernel{q4_0Rows1, q4_0Rows4}, true
+		return k.q40, true
 	})
 	set(Q4_K, func(o Order, _ int) (asmKernel, bool) {
 		switch {
 		case o&(Interleaved|Group4) == Interleaved|Group4:
-			return asmKernel{q4_KgRows1, q4_KgRows4}, true
+			return k.q4Kg, true
 		case o&Interleaved != 0:
-			return asmKernel{q4_KiRows1, q4_KiRows4}, true
+			return k.q4Ki, true
 		}
-		return asmKernel{q4_KRows1, q4_KRows4}, true
+		return k.q4K, true
 	})
-	set(Q6_K, fixed(asmKernel{q6_KRows1, q6_KRows4}))
-	set(Q5_K, fixed(asmKernel{q5_KRows1, q5_KRows4}))
-	set(Q3_K, fixed(asmKernel{q3_KRows1, q3_KRows4}))
-	set(Q2_K, fixed(asmKernel{q2_KRows1, q2_KRows4}))
+	set(Q6_K, fixed(k.q6K))
+	set(Q5_K, fixed(k.q5K))
+	set(Q3_K, fixed(k.q3K))
+	set(Q2_K, fixed(k.q2K))
 	// Float rows: tinyBLAS's order for batches of rows whose length is a
 	// multiple of 8, ggml_vec_dot's order otherwise.
 	float := func(vec, g1 rows1Fn, g4 rows4Fn) func(Order, int) (asmKernel, bool) {

@@ -1,0 +1,223 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import "unsafe"
+
+// Declarations of the assembly MulMat kernels (mm32*_amd64.s, mmk*_amd64.s,
+// mmf_amd64.s); the V suffix marks the AVX-512 VNNI versions.
+
+//go:noescape
+func q8_0Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q8_0Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_0Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_0Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q5_0Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q5_0Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_1Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_1Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q5_1Rows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q5_1Rows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_0iRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_0iRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_KiRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_KiRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_KgRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_KgRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q6_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q6_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q5_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q5_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q3_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q3_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q2_KRows1(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q2_KRows4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q8_0Rows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q8_0Rows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_0Rows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_0Rows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q5_0Rows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q5_0Rows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_1Rows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_1Rows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q5_1Rows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q5_1Rows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_0iRows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_0iRows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_KRows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_KRows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_KiRows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_KiRows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q4_KgRows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q4_KgRows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q6_KRows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q6_KRows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q5_KRows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q5_KRows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q3_KRows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q3_KRows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func q2_KRows1V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func q2_KRows4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func f32Rows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func f32gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func f32gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func f16Rows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func f16gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func f16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func bf16Rows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func bf16gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
+
+//go:noescape
+func bf16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+var avx2Ints = intKernels{
+	q80:  asmKernel{q8_0Rows1, q8_0Rows4},
+	q40:  asmKernel{q4_0Rows1, q4_0Rows4},
+	q50:  asmKernel{q5_0Rows1, q5_0Rows4},
+	q41:  asmKernel{q4_1Rows1, q4_1Rows4},
+	q51:  asmKernel{q5_1Rows1, q5_1Rows4},
+	q40i: asmKernel{q4_0iRows1, q4_0iRows4},
+	q4K:  asmKernel{q4_KRows1, q4_KRows4},
+	q4Ki: asmKernel{q4_KiRows1, q4_KiRows4},
+	q4Kg: asmKernel{q4_KgRows1, q4_KgRows4},
+	q6K:  asmKernel{q6_KRows1, q6_KRows4},
+	q5K:  asmKernel{q5_KRows1, q5_KRows4},
+	q3K:  asmKernel{q3_KRows1, q3_KRows4},
+	q2K:  asmKernel{q2_KRows1, q2_KRows4},
+}
+
+var vnniInts = intKernels{
+	q80:  asmKernel{q8_0Rows1V, q8_0Rows4V},
+	q40:  asmKernel{q4_0Rows1V, q4_0Rows4V},
+	q50:  asmKernel{q5_0Rows1V, q5_0Rows4V},
+	q41:  asmKernel{q4_1Rows1V, q4_1Rows4V},
+	q51:  asmKernel{q5_1Rows1V, q5_1Rows4V},
+	q40i: asmKernel{q4_0iRows1V, q4_0iRows4V},
+	q4K:  asmKernel{q4_KRows1V, q4_KRows4V},
+	q4Ki: asmKernel{q4_KiRows1V, q4_KiRows4V},
+	q4Kg: asmKernel{q4_KgRows1V, q4_KgRows4V},
+	q6K:  asmKernel{q6_KRows1V, q6_KRows4V},
+	q5K:  asmKernel{q5_KRows1V, q5_KRows4V},
+	q3K:  asmKernel{q3_KRows1V, q3_KRows4V},
+	q2K:  asmKernel{q2_KRows1V, q2_KRows4V},
+}
