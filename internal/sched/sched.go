@@ -185,7 +185,7 @@ func (s *Scheduler) Acquire(ctx context.Context, name string, opts LoadOptions) 
 		if err == nil {
 			numCtx := opts.NumCtx
 			if numCtx <= 0 {
-				numCtx = min(4096, l.Model.NCtxTrain)
+				numCtx = min(4096, l.ContextLength())
 			}
 			r, err = runner.NewRunner(l, runner.Config{NumParallel: s.cfg.NumParallel, NumCtx: numCtx, Batch: s.cfg.Batch, MaxQueue: s.cfg.MaxQueue})
 			if err != nil {

@@ -16,6 +16,7 @@ func resolver(t *testing.T) func(string) (string, error) {
 		"stories8": testutil.Shared(t, "testdata", "models", "stories260K-q8_0-mix.gguf"),
 		"qwen2":    testutil.Shared(t, "testdata", "models", "synthetic", "syn-qwen2-256-Q8_0.gguf"),
 		"llama":    testutil.Shared(t, "testdata", "models", "synthetic", "syn-llama-256-Q4_0.gguf"),
+		"bert":     testutil.Shared(t, "testdata", "models", "synthetic", "syn-bert-128-Q8_0.gguf"),
 	}
 	return func(name string) (string, error) {
 		if p, ok := files[name]; ok {
@@ -192,5 +193,26 @@ func TestReloadForOtherContextSize(t *testing.T) {
 	}
 	if n := len(s.Running()); n != 1 {
 		t.Fatalf("%d copies loaded", n)
+	}
+}
+
+// TestEmbeddingModel loads an encoder with the default context size (its
+// own) and unloads it on Close.
+func TestEmbeddingModel(t *testing.T) {
+	s := New(Config{Resolve: resolver(t), NumParallel: 2, Threads: 1})
+	l, err := s.Acquire(context.Background(), "bert", LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Runner.Loaded().Encoder == nil || l.Runner.Config().NumCtx != 128 {
+		t.Fatalf("bert loaded as %+v", l.Runner.Config())
+	}
+	l.Release()
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung")
 	}
 }

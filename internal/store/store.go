@@ -118,9 +118,23 @@ func (s *Store) TempFile(pattern string) (*os.File, error) {
 // file, which is then renamed to its content address; a blob already
 // present is left as it is.
 func (s *Store) WriteBlob(r io.Reader) (digest string, size int64, err error) {
+	tmp, digest, size, err := s.writeTemp(r)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := s.commit(tmp, digest); err != nil {
+		return "", 0, err
+	}
+	return digest, size, nil
+}
+
+// writeTemp copies r to a temporary file in the blob folder, hashing it on
+// the way, and returns the file's path, digest and size. On error nothing
+// is left behind.
+func (s *Store) writeTemp(r io.Reader) (path, digest string, size int64, err error) {
 	f, err := s.TempFile("blob-*")
 	if err != nil {
-		return "", 0, fmt.Errorf("store: %v", err)
+		return "", "", 0, fmt.Errorf("store: %v", err)
 	}
 	defer func() {
 		if err != nil {
@@ -131,19 +145,15 @@ func (s *Store) WriteBlob(r io.Reader) (digest string, size int64, err error) {
 	h := sha256.New()
 	size, err = io.Copy(io.MultiWriter(f, h), r)
 	if err != nil {
-		return "", 0, fmt.Errorf("store: writing blob: %w", err)
+		return "", "", 0, fmt.Errorf("store: writing blob: %w", err)
 	}
-	digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if err := f.Sync(); err != nil {
-		return "", 0, fmt.Errorf("store: writing blob: %v", err)
+		return "", "", 0, fmt.Errorf("store: writing blob: %v", err)
 	}
 	if err := f.Close(); err != nil {
-		return "", 0, fmt.Errorf("store: writing blob: %v", err)
+		return "", "", 0, fmt.Errorf("store: writing blob: %v", err)
 	}
-	if err := s.commit(f.Name(), digest); err != nil {
-		return "", 0, err
-	}
-	return digest, size, nil
+	return f.Name(), "sha256:" + hex.EncodeToString(h.Sum(nil)), size, nil
 }
 
 // PutBlob stores the bytes read from r under digest, failing (and storing
@@ -157,15 +167,17 @@ func (s *Store) PutBlob(digest string, r io.Reader) error {
 		_, err := io.Copy(io.Discard, r)
 		return err
 	}
-	got, _, err := s.WriteBlob(r)
+	// Check the digest before anything is committed, so a bad upload can
+	// never touch a blob that is already stored.
+	tmp, got, _, err := s.writeTemp(r)
 	if err != nil {
 		return err
 	}
 	if got != digest {
-		s.removeBlobIfUnused(got)
+		os.Remove(tmp)
 		return fmt.Errorf("store: blob digest mismatch: want %s, got %s", digest, got)
 	}
-	return nil
+	return s.commit(tmp, digest)
 }
 
 // CommitBlob moves a fully written temporary file into place as the blob
@@ -525,16 +537,6 @@ func (s *Store) usedBlobs() (map[string]bool, error) {
 		return nil, fmt.Errorf("store: scanning manifests: %v", err)
 	}
 	return used, nil
-}
-
-func (s *Store) removeBlobIfUnused(digest string) {
-	used, err := s.usedBlobs()
-	if err != nil || used[digest] {
-		return
-	}
-	if p, err := s.BlobPath(digest); err == nil {
-		os.Remove(p)
-	}
 }
 
 // Prune removes blobs that no manifest uses and leftover temporary files.

@@ -366,3 +366,31 @@ func TestVerifyAndRepair(t *testing.T) {
 		t.Errorf("still damaged: %v", bad)
 	}
 }
+
+// TestPutBlobMismatchKeepsStoredBlob uploads bytes that are already stored
+// (by no manifest yet) under a wrong digest: the upload fails and the
+// stored blob stays.
+func TestPutBlobMismatchKeepsStoredBlob(t *testing.T) {
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("an uploaded blob no manifest names yet")
+	d, _, err := s.WriteBlob(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "sha256:" + strings.Repeat("0", 64)
+	if err := s.PutBlob(wrong, bytes.NewReader(data)); err == nil {
+		t.Fatal("upload under the wrong digest accepted")
+	}
+	if !s.HasBlob(d, int64(len(data))) {
+		t.Fatalf("the stored blob %s was removed by a failed upload", d)
+	}
+	if s.HasBlob(wrong, -1) {
+		t.Fatalf("a blob was stored under the wrong digest")
+	}
+	if err := s.PutBlob(d, bytes.NewReader(data)); err != nil {
+		t.Fatalf("upload under the right digest: %v", err)
+	}
+}
