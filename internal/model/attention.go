@@ -49,6 +49,10 @@ func (w *Workspace) attentionUnits(worker, lo, hi int) {
 // of KV head kvh.
 func (w *Workspace) attendGroup(worker, t, kvh int) {
 	m := w.m
+	if m.exact {
+		w.attendGroupExact(worker, t, kvh)
+		return
+	}
 	c := &m.Config
 	v := m.vec
 	at := &w.at
@@ -64,70 +68,63 @@ func (w *Workspace) attendGroup(worker, t, kvh int) {
 		first = max(0, last-win+1)
 	}
 	n := last - first + 1
-	scores := w.scores[worker][:G*n]
-	q := at.q[(t*c.NHead+kvh*G)*hd : (t*c.NHead+(kvh+1)*G)*hd]
 	gemm := w.order[t]&tensor.Batch != 0
+	var order tensor.Order
+	if gemm {
+		order = tensor.Batch
+	}
+	// Each head's scores are a row of stride ns: n positions, then zeros up
+	// to a multiple of 32 (the probabilities of positions no token sees).
+	ns := (n + 31) &^ 31
+	scores := w.scores[worker][:G*ns]
+	q := at.q[(t*c.NHead+kvh*G)*hd : (t*c.NHead+(kvh+1)*G)*hd]
+	qb := tensor.BytesOfF32(q)
 
-	// Scores: each K row once, against every query head of the group.
-	for j := 0; j < n; j++ {
+	// Scores: the cached K rows (F16) times the group's query heads, as one
+	// F16 matrix product per contiguous run of cache rows.
+	k16 := seq.k16[layer]
+	for j := 0; j < n; {
 		r := (first + j) % rows
-		off := r*kvDim + kvh*hd
-		if m.exact {
-			krow := seq.k[layer][off : off+hd]
-			for i := 0; i < G; i++ {
-				scores[i*n+j] = v.DotF32(q[i*hd:(i+1)*hd], krow)
-			}
-		} else {
-			krow := seq.k16[layer][off : off+hd]
-			for i := 0; i < G; i++ {
-				scores[i*n+j] = v.DotF16(krow, q[i*hd:(i+1)*hd], gemm)
-			}
-		}
+		run := min(n-j, rows-r)
+		kb := tensor.BytesOfU16(k16[r*kvDim+kvh*hd:])
+		m.f16.MulMat(hd, kb, 2*kvDim, run, qb, 4*hd, G, scores[j:], ns, order)
+		j += run
 	}
 	if capv := c.AttnSoftcap; capv != 0 {
-		softcapAll(scores, capv)
+		for i := 0; i < G; i++ {
+			softcapAll(scores[i*ns:i*ns+n], capv)
+		}
 	}
 	scale := c.AttnScale
 	if c.QPrescale {
 		scale = 1
 	}
 	for i := 0; i < G; i++ {
-		row := scores[i*n : (i+1)*n]
+		row := scores[i*ns : i*ns+n]
 		if scale != 1 {
 			v.Scale(row, scale)
 		}
-		if m.exact {
-			sum := v.ExpSub(row, v.Max(row))
-			v.Scale(row, float32(1/sum))
-		} else {
-			sum := v.SoftmaxExp(row, v.Max(row))
-			v.Scale(row, float32(1/sum))
-			v.RoundF16(row)
-		}
+		sum := v.SoftmaxExp(row, v.Max(row))
+		v.Scale(row, float32(1/sum))
+		v.RoundF16(row)
+		clear(scores[i*ns+n : (i+1)*ns])
 	}
 
+	// The weighted sum follows ggml's F16 product of the probabilities with
+	// each column of V: position p feeds accumulator lane p mod 8 (tinyBLAS,
+	// several rows) or p mod 32 (ggml_vec_dot_f16, one row: four eight-lane
+	// accumulators), reduced at the end as ggml does.
 	out := at.out[(t*c.NHead+kvh*G)*hdv : (t*c.NHead+(kvh+1)*G)*hdv]
-	if m.exact {
-		// Weighted sum of V rows, each read once for the group.
-		clear(out)
-		for j := 0; j < n; j++ {
-			r := (first + j) % rows
-			off := r*vDim + kvh*hdv
-			vrow := seq.v[layer][off : off+hdv]
-			for i := 0; i < G; i++ {
-				v.AxpyF32(out[i*hdv:(i+1)*hdv], scores[i*n+j], vrow)
-			}
-		}
-		return
-	}
-
-	// The fast mode's weighted sum follows ggml's F16 product of the
-	// probabilities with each column of V: position p feeds accumulator lane
-	// p mod 8 (tinyBLAS, several rows) or p mod 32 (ggml_vec_dot_f16, one
-	// row: four eight-lane accumulators), reduced at the end as ggml does.
 	L := 32
 	if gemm {
 		L = 8
+	}
+	if seq.vT[layer] {
+		// Transposed V: one F16 product of the V rows of this head, over
+		// positions 0…n rounded up to L, with the probabilities.
+		vb := tensor.BytesOfU16(seq.v16[layer][kvh*hdv*seq.vStride:])
+		m.f16.MulMat((n+L-1)&^(L-1), vb, 2*seq.vStride, hdv, tensor.BytesOfF32(scores), 4*ns, G, out, hdv, order)
+		return
 	}
 	acc := w.lanes[worker][:G*L*hdv]
 	clear(acc)
@@ -138,7 +135,7 @@ func (w *Workspace) attendGroup(worker, t, kvh int) {
 		lane := p % L
 		for i := 0; i < G; i++ {
 			a := (i*L + lane) * hdv
-			v.MadF16(acc[a:a+hdv], scores[i*n+j], vrow)
+			v.MadF16(acc[a:a+hdv], scores[i*ns+j], vrow)
 		}
 	}
 	for i := 0; i < G; i++ {
@@ -160,6 +157,63 @@ func (w *Workspace) attendGroup(worker, t, kvh int) {
 				}
 				o[d] = tensor.Reduce4x8(&s)
 			}
+		}
+	}
+}
+
+// attendGroupExact is attendGroup in the exact mode: float32 cache, dot
+// products and weighted sums in plain float32.
+func (w *Workspace) attendGroupExact(worker, t, kvh int) {
+	m := w.m
+	c := &m.Config
+	v := m.vec
+	at := &w.at
+	layer := at.layer
+	seq := at.b.Seqs[t]
+	hd, hdv := c.HeadDim, c.HeadDimV
+	kvDim, vDim := c.NHeadKV*hd, c.NHeadKV*hdv
+	G := c.NHead / c.NHeadKV
+	rows := seq.kvRows[layer]
+	last := w.pos[t]
+	first := 0
+	if win := m.Layers[layer].Window; win > 0 {
+		first = max(0, last-win+1)
+	}
+	n := last - first + 1
+	scores := w.scores[worker][:G*n]
+	q := at.q[(t*c.NHead+kvh*G)*hd : (t*c.NHead+(kvh+1)*G)*hd]
+	for j := 0; j < n; j++ {
+		r := (first + j) % rows
+		off := r*kvDim + kvh*hd
+		krow := seq.k[layer][off : off+hd]
+		for i := 0; i < G; i++ {
+			scores[i*n+j] = v.DotF32(q[i*hd:(i+1)*hd], krow)
+		}
+	}
+	if capv := c.AttnSoftcap; capv != 0 {
+		softcapAll(scores, capv)
+	}
+	scale := c.AttnScale
+	if c.QPrescale {
+		scale = 1
+	}
+	for i := 0; i < G; i++ {
+		row := scores[i*n : (i+1)*n]
+		if scale != 1 {
+			v.Scale(row, scale)
+		}
+		sum := v.ExpSub(row, v.Max(row))
+		v.Scale(row, float32(1/sum))
+	}
+	out := at.out[(t*c.NHead+kvh*G)*hdv : (t*c.NHead+(kvh+1)*G)*hdv]
+	// Weighted sum of V rows, each read once for the group.
+	clear(out)
+	for j := 0; j < n; j++ {
+		r := (first + j) % rows
+		off := r*vDim + kvh*hdv
+		vrow := seq.v[layer][off : off+hdv]
+		for i := 0; i < G; i++ {
+			v.AxpyF32(out[i*hdv:(i+1)*hdv], scores[i*n+j], vrow)
 		}
 	}
 }

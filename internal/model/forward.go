@@ -53,6 +53,7 @@ type Workspace struct {
 	rowBuf  [][]float32 // per worker: one dequantized weight row
 	scores  [][]float32 // per worker: attention scores of one KV head group
 	lanes   [][]float32 // per worker: attention's lane accumulators (fast mode)
+	half    []uint16    // one V row as F16, for the transposed cache
 	cos     [][]float32 // per RoPE table: batch×RopeDim/2
 	sin     [][]float32
 	outX    []float32 // maxLogits×NEmbd: final hidden states wanting logits
@@ -110,6 +111,7 @@ func (m *Model) NewWorkspace(batch, maxLogits int) (*Workspace, error) {
 	for i := range w.rowBuf {
 		w.rowBuf[i] = make([]float32, maxCols)
 	}
+	w.half = make([]uint16, vDim)
 	for range m.ropes {
 		w.cos = append(w.cos, make([]float32, b*c.RopeDim/2))
 		w.sin = append(w.sin, make([]float32, b*c.RopeDim/2))
@@ -189,9 +191,10 @@ func (w *Workspace) Forward(b *Batch) ([][]float32, error) {
 		w.order[t] = rowOrder(seq.outRows, seq.pending)
 		seq.outRows++
 	}
-	// Score buffers for a whole context of every query head of a group,
-	// sized by the longest context once rather than growing per token.
-	if need := maxCtx * (c.NHead / c.NHeadKV); len(w.scores[0]) < need {
+	// Score buffers for a whole context (rounded up to 32 positions) of
+	// every query head of a group, sized by the longest context once rather
+	// than growing per token.
+	if need := (maxCtx + 31) &^ 31 * (c.NHead / c.NHeadKV); len(w.scores[0]) < need {
 		for i := range w.scores {
 			w.scores[i] = make([]float32, need)
 		}
@@ -380,10 +383,19 @@ func (w *Workspace) storeKV(b *Batch, li int, k, v []float32) {
 		seq := b.Seqs[t]
 		r := w.pos[t] % seq.kvRows[li]
 		kt, vt := k[t*kvDim:(t+1)*kvDim], v[t*vDim:(t+1)*vDim]
-		if w.m.exact {
+		switch {
+		case w.m.exact:
 			copy(seq.k[li][r*kvDim:(r+1)*kvDim], kt)
 			copy(seq.v[li][r*vDim:(r+1)*vDim], vt)
-		} else {
+		case seq.vT[li]:
+			w.m.vec.F32ToF16(seq.k16[li][r*kvDim:(r+1)*kvDim], kt)
+			h := w.half[:vDim]
+			w.m.vec.F32ToF16(h, vt)
+			v16 := seq.v16[li]
+			for d, x := range h {
+				v16[d*seq.vStride+r] = x
+			}
+		default:
 			w.m.vec.F32ToF16(seq.k16[li][r*kvDim:(r+1)*kvDim], kt)
 			w.m.vec.F32ToF16(seq.v16[li][r*vDim:(r+1)*vDim], vt)
 		}

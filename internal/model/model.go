@@ -72,6 +72,7 @@ type Model struct {
 	exact bool
 	level tensor.Level
 	vec   *tensor.VecKernels
+	f16   *tensor.Kernels // F16 products of the fast mode's attention
 	gelu  []float32 // fast mode: ggml's GELU table, by half bit pattern
 }
 
@@ -115,6 +116,7 @@ func LoadWithOptions(f *gguf.File, opts Options) (*Model, error) {
 	}
 	m := &Model{Config: *cfg, File: f, exact: opts.Exact, level: level}
 	m.vec, _ = tensor.VecAt(level)
+	m.f16, _ = tensor.KernelsAt(tensor.F16, level)
 	if err := m.bind(); err != nil {
 		return nil, err
 	}

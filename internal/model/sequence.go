@@ -22,10 +22,16 @@ type Sequence struct {
 	// (V) values, float32 in the exact mode (k, v) and F16 in the fast mode
 	// (k16, v16). Position p lives in row p % kvRows[l]: full-attention
 	// layers keep numCtx rows, sliding-window layers only the window plus
-	// one batch.
+	// one batch. In the fast mode, full-attention layers store V transposed
+	// as ggml does without flash attention (vT[l]): NHeadKV*HeadDimV rows of
+	// vStride positions each (numCtx rounded up to 32, the padding zero), so
+	// that the product of the probabilities with V is a matrix product over
+	// positions.
 	k, v     [][]float32
 	k16, v16 [][]uint16
 	kvRows   []int
+	vT       []bool
+	vStride  int
 }
 
 // NewSequence allocates a KV cache for numCtx positions. maxBatch is the
@@ -49,16 +55,23 @@ func (m *Model) NewSequence(numCtx, maxBatch int) (*Sequence, error) {
 		s.k16 = make([][]uint16, c.NLayer)
 		s.v16 = make([][]uint16, c.NLayer)
 	}
+	s.vT = make([]bool, c.NLayer)
+	s.vStride = (numCtx + 31) &^ 31
 	for i := range s.kvRows {
 		rows := numCtx
 		if w := m.Layers[i].Window; w > 0 {
 			rows = min(numCtx, w+s.maxBatch-1)
 		}
 		s.kvRows[i] = rows
-		if m.exact {
+		switch {
+		case m.exact:
 			s.k[i] = make([]float32, rows*kvDim)
 			s.v[i] = make([]float32, rows*vDim)
-		} else {
+		case m.Layers[i].Window == 0:
+			s.k16[i] = make([]uint16, rows*kvDim)
+			s.v16[i] = make([]uint16, vDim*s.vStride)
+			s.vT[i] = true
+		default:
 			s.k16[i] = make([]uint16, rows*kvDim)
 			s.v16[i] = make([]uint16, rows*vDim)
 		}
@@ -101,6 +114,18 @@ func (s *Sequence) Rewind(n int) error {
 		w := s.m.Layers[l].Window
 		if w > 0 && n > 0 && max(0, n-w+1) < s.pos-rows {
 			return fmt.Errorf("cannot rewind to position %d: layer %d keeps only the last %d positions", n, l, rows)
+		}
+	}
+	// The product with transposed V reads whole vectors of positions, with
+	// zero probabilities past the last token: clear the dropped positions so
+	// that no stale value (an infinity) can meet a zero probability.
+	for l, t := range s.vT {
+		if !t {
+			continue
+		}
+		v := s.v16[l]
+		for r := 0; r < len(v); r += s.vStride {
+			clear(v[r+n : r+s.pos])
 		}
 	}
 	s.pos = n

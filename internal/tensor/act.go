@@ -130,3 +130,12 @@ func BytesOfU64(u []uint64) []byte {
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(&u[0])), 8*len(u))
 }
+
+// BytesOfU16 views uint16 values (raw halves) as their bytes, without
+// copying.
+func BytesOfU16(u []uint16) []byte {
+	if len(u) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&u[0])), 2*len(u))
+}
