@@ -73,7 +73,7 @@ type Model struct {
 	level tensor.Level
 	vec   *tensor.VecKernels
 	f16   *tensor.Kernels // F16 products of the fast mode's attention
-	gelu  []float32 // fast mode: ggml's GELU table, by half bit pattern
+	gelu  []float32       // fast mode: ggml's GELU table, by half bit pattern
 }
 
 // Options control how a model computes.
