@@ -15,7 +15,8 @@ import (
 )
 
 // Handler returns the Pipelines protocol server. Every endpoint requires
-// "Authorization: Bearer <APIKey>". Routes are answered with and without a
+// "Authorization: Bearer <APIKey>", except the probes /healthz and /readyz.
+// Routes are answered with and without a
 // /v1 prefix, as Open WebUI's Pipelines does, so the handler can be served
 // at the root (golem pipelines) or mounted under a prefix with
 // http.StripPrefix (golem serve).
@@ -24,6 +25,15 @@ func (m *Manager) Handler() http.Handler {
 }
 
 func (m *Manager) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// The probes of an orchestrator carry no key: /healthz (the process
+	// answers) and /readyz (the pipelines are loaded, which Open has done)
+	// answer without one and tell nothing about the pipelines.
+	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if allow(w, r, "GET", "HEAD") {
+			writeJSON(w, http.StatusOK, map[string]any{"status": true})
+		}
+		return
+	}
 	if !m.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pipelines"`)
 		writeDetail(w, http.StatusUnauthorized, "Invalid API key")

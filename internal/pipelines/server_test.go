@@ -155,6 +155,32 @@ func TestProtocolRequiresTheKeyEverywhere(t *testing.T) {
 	}
 }
 
+// TestProbesWithoutKey: an orchestrator's probes carry no key, so /healthz
+// and /readyz answer without one (and with a wrong one); nothing else does.
+func TestProbesWithoutKey(t *testing.T) {
+	f := protocolFixture(t, "", Options{})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		for _, key := range []string{"", "wrong-key", testKey} {
+			if status, data := f.do("GET", path, nil, key); status != http.StatusOK || !strings.Contains(string(data), `"status":true`) {
+				t.Errorf("GET %s with key %q: %d %s, want 200 {\"status\":true}", path, key, status, data)
+			}
+		}
+		if status, _ := f.do("POST", path, "{}", ""); status != http.StatusMethodNotAllowed {
+			t.Errorf("POST %s: %d, want 405", path, status)
+		}
+	}
+	// Paths that only resemble them still need the key, and the probes
+	// list nothing.
+	for _, path := range []string{"/healthz/valves", "/v1/healthz", "/healthzx", "/models"} {
+		if status, data := f.do("GET", path, nil, ""); status != http.StatusUnauthorized {
+			t.Errorf("GET %s without key: %d %s, want 401", path, status, data)
+		}
+	}
+	if _, data := f.do("GET", "/healthz", nil, ""); strings.Contains(string(data), "echo") {
+		t.Errorf("/healthz tells about the pipelines: %s", data)
+	}
+}
+
 func TestProtocolStatusAndModels(t *testing.T) {
 	f := protocolFixture(t, "", Options{})
 	if got := f.ok("GET", "/", nil); got["status"] != true {
