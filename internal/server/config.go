@@ -30,7 +30,12 @@ type Config struct {
 	Origins []string
 	// Preload names models loaded at start and kept loaded; /readyz
 	// answers 200 only once they are (GOLEM_PRELOAD, comma-separated).
+	// Those the store lacks are pulled first.
 	Preload []string
+	// Pull names models pulled at start when the store lacks them, without
+	// loading them; /readyz answers 200 only once they are present
+	// (GOLEM_PULL, comma-separated).
+	Pull []string
 
 	NumParallel  int           // GOLEM_NUM_PARALLEL: sequences per model (default 4)
 	MaxLoaded    int           // GOLEM_MAX_LOADED_MODELS (default 3)
@@ -75,6 +80,7 @@ func ConfigFromEnv() (Config, error) {
 	cfg.APIKeys = splitList(os.Getenv("GOLEM_API_KEYS"))
 	cfg.Origins = splitList(env("GOLEM_ORIGINS", "OLLAMA_ORIGINS"))
 	cfg.Preload = splitList(os.Getenv("GOLEM_PRELOAD"))
+	cfg.Pull = splitList(os.Getenv("GOLEM_PULL"))
 	ints := []struct {
 		dst   *int
 		names []string

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -189,8 +191,23 @@ func (s *Server) checkAPIKey(next http.Handler) http.Handler {
 			ok |= subtle.ConstantTimeCompare(sum[:], h[:])
 		}
 		if ok != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="golem", error="invalid_token"`)
-			s.writeAuthError(w, r, "invalid API key")
+			status, msg := http.StatusUnauthorized, "invalid API key"
+			if s.authenticate != nil {
+				err := s.authenticate(r)
+				if err == nil {
+					next.ServeHTTP(w, r)
+					return
+				}
+				msg = err.Error()
+				var se interface{ HTTPStatus() int }
+				if errors.As(err, &se) && se.HTTPStatus() >= 400 {
+					status = se.HTTPStatus()
+				}
+			}
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="golem", error="invalid_token"`)
+			}
+			s.writeAuthStatus(w, r, status, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -198,11 +215,19 @@ func (s *Server) checkAPIKey(next http.Handler) http.Handler {
 }
 
 func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, msg string) {
+	s.writeAuthStatus(w, r, http.StatusUnauthorized, msg)
+}
+
+func (s *Server) writeAuthStatus(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if strings.HasPrefix(r.URL.Path, "/v1/") {
-		writeOpenAIError(w, http.StatusUnauthorized, msg, "invalid_api_key")
+		code := "invalid_api_key"
+		if status == http.StatusForbidden {
+			code = "permission_denied"
+		}
+		writeOpenAIError(w, status, msg, code)
 		return
 	}
-	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": msg})
+	writeJSON(w, status, map[string]string{"error": msg})
 }
 
 // defaultOrigins are always allowed, as Ollama allows them: local pages,
@@ -268,7 +293,10 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !s.originAllowed(origin) {
+		// The web UI's own pages call it from its own origin (browsers send
+		// Origin on same-origin POSTs): wherever it is reached from, that is
+		// allowed. The APIs keep the allow-list.
+		if !s.originAllowed(origin) && !(s.route(r) != nil && sameOrigin(origin, r.Host)) {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf("origin %q is not allowed (set GOLEM_ORIGINS)", origin)})
 			return
 		}
@@ -285,6 +313,13 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sameOrigin reports whether origin names host (host[:port]), as a page
+// served from this server sends it.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }
 
 // allowedHosts protects a server that listens on loopback from DNS

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,27 @@ type Server struct {
 
 	encMu    sync.Mutex
 	encoders map[string]bool // model file -> is an embedding model
+
+	// api is the API routes without the key check, for in-process
+	// callers (EngineHandler).
+	api http.Handler
+	// Set before serving (Mount, SetUI, SetAuthenticator, AddReadyCheck):
+	// what else the port serves and who else may use the APIs.
+	mounts       []mount
+	ui           http.Handler
+	authenticate func(*http.Request) error
+	readyChecks  []readyCheck
+}
+
+// mount is a handler serving every path under prefix.
+type mount struct {
+	prefix string
+	h      http.Handler
+}
+
+type readyCheck struct {
+	name string
+	fn   func(context.Context) error
 }
 
 // New opens the store and prepares the scheduler. It loads nothing;
@@ -96,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.hardStop, s.cancelHard = context.WithCancel(context.Background())
-	s.preloaded.Store(len(cfg.Preload) == 0)
+	s.preloaded.Store(len(cfg.Preload) == 0 && len(cfg.Pull) == 0)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -109,6 +131,69 @@ func (s *Server) Scheduler() *sched.Scheduler { return s.sched }
 
 // Handler is the server's HTTP handler with all middleware.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// EngineHandler serves the Ollama and OpenAI APIs (with request logs and
+// metrics) without the API key check, CORS or host checks: it is for
+// callers in this process that have already authenticated their users,
+// such as the web UI calling the built-in engine. It must never be served
+// on a port.
+func (s *Server) EngineHandler() http.Handler { return s.logRequests(s.api) }
+
+// Mount serves h for every path under prefix (which ends in "/", as
+// "/pipelines/") and for the prefix without its slash, ahead of the APIs.
+// Requests to it pass the request log, CORS and host checks but not
+// GOLEM_API_KEYS: a mounted handler authenticates its own requests. Call it
+// before serving.
+func (s *Server) Mount(prefix string, h http.Handler) {
+	s.mounts = append(s.mounts, mount{prefix, h})
+}
+
+// SetUI makes h answer every path the APIs leave: the web UI at / and its
+// API under /api/v1/ (Ollama's API has no /api/v1 routes). The server's own
+// "Ollama is running" at / gives way to it. Like a mount, h authenticates
+// its own requests. Call it before serving.
+func (s *Server) SetUI(h http.Handler) { s.ui = h }
+
+// SetAuthenticator lets requests that carry a key other than the
+// GOLEM_API_KEYS ones use the APIs when fn accepts them (returns nil): the
+// web UI's API keys and sessions. Its error is the answer's message; an
+// error with a method HTTPStatus() int sets the status (401 otherwise).
+// It only matters when GOLEM_API_KEYS is set: without keys the APIs are
+// open, as Ollama's. Call it before serving.
+func (s *Server) SetAuthenticator(fn func(*http.Request) error) { s.authenticate = fn }
+
+// AddReadyCheck adds a condition of readiness: /readyz answers 503 while
+// fn fails (the web UI's database, for one). Call it before serving.
+func (s *Server) AddReadyCheck(name string, fn func(context.Context) error) {
+	s.readyChecks = append(s.readyChecks, readyCheck{name, fn})
+}
+
+// route picks the mounted handler or the UI for a request, or nil for the
+// APIs.
+func (s *Server) route(r *http.Request) http.Handler {
+	p := r.URL.Path
+	for _, m := range s.mounts {
+		if strings.HasPrefix(p, m.prefix) || p == strings.TrimSuffix(m.prefix, "/") {
+			return m.h
+		}
+	}
+	if s.ui == nil || isAPIPath(p) {
+		return nil
+	}
+	return s.ui
+}
+
+// isAPIPath reports whether p belongs to the server's own routes rather
+// than to the web UI.
+func isAPIPath(p string) bool {
+	switch {
+	case p == "/api/v1" || strings.HasPrefix(p, "/api/v1/"):
+		return false
+	case strings.HasPrefix(p, "/api/"), p == "/v1", strings.HasPrefix(p, "/v1/"):
+		return true
+	}
+	return p == "/metrics" || p == "/healthz" || p == "/readyz" || p == "/api"
+}
 
 // resolvePath maps a stored model name to its GGUF file, for the scheduler.
 func (s *Server) resolvePath(name string) (string, error) {
@@ -164,8 +249,15 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 
-	var h http.Handler = mux
-	h = s.checkAPIKey(h)
+	s.api = mux
+	keyed := s.checkAPIKey(mux)
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if other := s.route(r); other != nil {
+			other.ServeHTTP(w, r)
+			return
+		}
+		keyed.ServeHTTP(w, r)
+	})
 	h = s.cors(h)
 	h = s.allowedHosts(h)
 	h = s.logRequests(h)
@@ -182,32 +274,46 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		s.preloadMu.Lock()
 		err := s.preloadErr
 		s.preloadMu.Unlock()
-		msg := map[string]any{"status": "loading", "models": s.cfg.Preload}
+		msg := map[string]any{"status": "loading", "models": s.cfg.Preload, "pull": s.cfg.Pull}
 		if err != nil {
 			msg["status"] = "preload failed"
 			msg["error"] = err.Error()
 		}
 		writeJSON(w, http.StatusServiceUnavailable, msg)
 	default:
+		for _, c := range s.readyChecks {
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			err := c.fn(ctx)
+			cancel()
+			if err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": c.name + ": " + err.Error()})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}
 }
 
-// Preload pulls the GOLEM_PRELOAD models the store lacks, loads them and
-// keeps them loaded. Serve calls it in the background; readiness follows
-// its success.
+// Preload pulls the GOLEM_PULL and GOLEM_PRELOAD models the store lacks,
+// then loads the GOLEM_PRELOAD ones and keeps them loaded. Serve calls it
+// in the background; readiness follows its success.
 func (s *Server) Preload(ctx context.Context) error {
-	if len(s.cfg.Preload) == 0 {
+	if len(s.cfg.Preload) == 0 && len(s.cfg.Pull) == 0 {
 		s.preloaded.Store(true)
 		return nil
 	}
 	// A model the store lacks is pulled first, so a fresh container with
 	// GOLEM_PRELOAD=llama3 becomes ready once llama3 is downloaded and
-	// loaded.
-	for _, name := range s.cfg.Preload {
+	// loaded, and one with GOLEM_PULL=llama3 once it is downloaded.
+	seen := map[string]bool{}
+	for _, name := range append(append([]string{}, s.cfg.Pull...), s.cfg.Preload...) {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		_, err := s.store.Get(name)
 		if errors.Is(err, store.ErrNotFound) {
-			s.log.Info("pulling a preload model", "model", name)
+			s.log.Info("pulling a model at start", "model", name)
 			last := ""
 			err = s.reg.Pull(ctx, name, func(p store.Progress) {
 				if p.Status != last {
@@ -217,17 +323,19 @@ func (s *Server) Preload(ctx context.Context) error {
 			})
 		}
 		if err != nil {
-			err = fmt.Errorf("preloading %s: %w", name, err)
+			err = fmt.Errorf("pulling %s at start: %w", name, err)
 			s.setPreloadErr(err)
 			return err
 		}
 	}
-	start := time.Now()
-	if err := s.sched.Preload(ctx, s.cfg.Preload); err != nil {
-		s.setPreloadErr(err)
-		return err
+	if len(s.cfg.Preload) > 0 {
+		start := time.Now()
+		if err := s.sched.Preload(ctx, s.cfg.Preload); err != nil {
+			s.setPreloadErr(err)
+			return err
+		}
+		s.log.Info("preloaded models", "models", s.cfg.Preload, "duration", time.Since(start))
 	}
-	s.log.Info("preloaded models", "models", s.cfg.Preload, "duration", time.Since(start))
 	s.preloaded.Store(true)
 	return nil
 }
@@ -257,7 +365,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("listening", "addr", ln.Addr().String(), "version", s.cfg.Version, "models", s.store.Root,
-		"api_keys", len(s.keyHashes) > 0, "preload", s.cfg.Preload)
+		"api_keys", len(s.keyHashes) > 0, "preload", s.cfg.Preload, "pull", s.cfg.Pull)
 	select {
 	case err := <-errc:
 		s.Close()
