@@ -41,6 +41,11 @@ const (
 	// builtinBase is the pretend address of in-process calls to the built-in engine: a loopback host,
 	// which servers that check Host (as Ollama does against DNS rebinding) accept.
 	builtinBase = "http://127.0.0.1"
+	// builtinPipelinesID is the in-process Pipelines server's connection (Config.Pipelines), reached at
+	// builtinPipelinesURL: a host under .invalid, which never resolves, so no real server is taken for it.
+	builtinPipelinesID   = "builtin-pipelines"
+	builtinPipelinesHost = "builtin.invalid"
+	builtinPipelinesURL  = "http://" + builtinPipelinesHost + "/pipelines"
 )
 
 func keyHint(k string) string {
@@ -78,6 +83,10 @@ func (h *Handler) connections(ctx context.Context) ([]Connection, error) {
 	var cs []Connection
 	if h.engine != nil {
 		cs = append(cs, Connection{ID: builtinID, Type: typeOllama, Name: "Built-in engine", Enabled: true, Builtin: true})
+	}
+	if h.pipelines != nil {
+		cs = append(cs, Connection{ID: builtinPipelinesID, Type: typeOpenAI, Name: "Built-in pipelines",
+			URL: builtinPipelinesURL, Key: h.pipelinesKey, Enabled: true, Builtin: true})
 	}
 	for i, u := range h.env.ollama {
 		u, _ := normalizeURL(u)
@@ -327,7 +336,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request, c Connection, s
 
 // client returns the HTTP client and base URL for a connection: the built-in engine is called in-process.
 func (h *Handler) client(c Connection) (*http.Client, string) {
-	if c.Builtin {
+	if c.ID == builtinID {
 		return &http.Client{Transport: handlerTransport{h.engine}}, builtinBase
 	}
 	return h.http, c.URL
@@ -365,7 +374,7 @@ func (h *Handler) upstream(ctx context.Context, c Connection, method, path strin
 }
 
 func where(c Connection, path string) string {
-	if c.Builtin {
+	if c.ID == builtinID {
 		return "built-in engine " + path
 	}
 	return c.URL + path
@@ -429,6 +438,33 @@ func (h *Handler) getJSON(ctx context.Context, c Connection, path string, v any)
 		return errorf(502, "GET %s: bad JSON: %v", where(c, path), err)
 	}
 	return nil
+}
+
+// withBuiltinPipelines returns a copy of hc whose requests to builtinPipelinesURL go to the in-process
+// Pipelines server p, so every use of the connection (listings, completions, filters, the admin's
+// Pipelines tab) reaches it without a network hop.
+func withBuiltinPipelines(hc *http.Client, p http.Handler) *http.Client {
+	c := *hc
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = routeTransport{host: builtinPipelinesHost, local: handlerTransport{http.StripPrefix("/pipelines", p)}, next: next}
+	return &c
+}
+
+// routeTransport sends requests for host to local and the rest to next.
+type routeTransport struct {
+	host  string
+	local http.RoundTripper
+	next  http.RoundTripper
+}
+
+func (t routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.EqualFold(req.URL.Host, t.host) {
+		return t.local.RoundTrip(req)
+	}
+	return t.next.RoundTrip(req)
 }
 
 // handlerTransport calls an http.Handler in-process, streaming its answer through a pipe as it writes:

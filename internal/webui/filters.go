@@ -65,7 +65,7 @@ func (h *Handler) filter(ctx context.Context, outlet bool, p *auth.Principal, co
 	}
 	var servers []FilterServer
 	for _, c := range cs {
-		if !c.Enabled || c.Builtin || c.Type != typeOpenAI {
+		if !c.Enabled || c.ID == builtinID || c.Type != typeOpenAI {
 			continue
 		}
 		if !c.checked {

@@ -32,6 +32,12 @@ type Config struct {
 	// Engine is the built-in engine's Ollama API (the handler `golem serve` serves /api/* with). It
 	// appears as the connection "builtin" and is called in-process. Nil when the UI runs alone.
 	Engine http.Handler
+	// Pipelines is a Pipelines server in this process (`golem serve` mounts its own under /pipelines/)
+	// and PipelinesKey its API key. It appears as the fixed OpenAI connection "builtin-pipelines" after the
+	// built-in engine and is called in-process, so its filters and pipes apply without configuration. Nil
+	// when there is none.
+	Pipelines    http.Handler
+	PipelinesKey string
 	// Getenv reads the environment (os.Getenv when nil): OLLAMA_BASE_URL(S), OPENAI_API_BASE_URL(S),
 	// OPENAI_API_KEY(S), ENABLE_SIGNUP, DEFAULT_USER_ROLE, WEBUI_SECRET_KEY, GOLEM_TRUSTED_EMAIL_HEADER,
 	// GOLEM_TRUSTED_NAME_HEADER, GOLEM_COOKIE_SECURE, and GOLEM_HOME / DATABASE_URL for the defaults above.
@@ -49,16 +55,19 @@ type Config struct {
 
 // Handler serves the UI and its API. Close it to release the database it opened.
 type Handler struct {
-	db      *db.DB
-	ownDB   bool
-	auth    *auth.Service
-	env     envConfig
-	engine  http.Handler
-	filters Filters
-	http    *http.Client
-	log     *slog.Logger
-	version string
-	mux     *http.ServeMux
+	db     *db.DB
+	ownDB  bool
+	auth   *auth.Service
+	env    envConfig
+	engine http.Handler
+	// pipelines and pipelinesKey: the in-process Pipelines server, if any (Config.Pipelines).
+	pipelines    http.Handler
+	pipelinesKey string
+	filters      Filters
+	http         *http.Client
+	log          *slog.Logger
+	version      string
+	mux          *http.ServeMux
 	// probeFailed: connection (id and URL) → when asking whether it is a Pipelines server last failed.
 	probeFailed sync.Map
 }
@@ -74,12 +83,15 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{env: env, engine: cfg.Engine, filters: cfg.Filters, http: cfg.HTTPClient, log: cfg.Logger,
-		version: cfg.Version, db: cfg.DB}
+		version: cfg.Version, db: cfg.DB, pipelines: cfg.Pipelines, pipelinesKey: cfg.PipelinesKey}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if h.http == nil {
 		h.http = &http.Client{Transport: http.DefaultTransport}
+	}
+	if h.pipelines != nil {
+		h.http = withBuiltinPipelines(h.http, h.pipelines)
 	}
 	if h.filters == nil {
 		h.filters = PipelinesFilters{HTTP: h.http}
@@ -131,6 +143,14 @@ func New(cfg Config) (*Handler, error) {
 func (h *Handler) Close() error {
 	if h.ownDB {
 		return h.db.Close()
+	}
+	return nil
+}
+
+// Ready reports whether the database answers (its migrations ran in New): the UI role's readiness.
+func (h *Handler) Ready(ctx context.Context) error {
+	if err := h.db.Ping(ctx); err != nil {
+		return fmt.Errorf("database %s: %v", h.db.Where, err)
 	}
 	return nil
 }
