@@ -137,6 +137,13 @@ func TestMountUIAndAuthenticator(t *testing.T) {
 	if status, body := ts.do(t, "GET", "/readyz", "", "Authorization", "Bearer server-key"); status != 503 || !strings.Contains(string(body), "database: unreachable") {
 		t.Fatalf("/readyz with the database down: %d %s", status, body)
 	}
+	// A probe without a key learns the status alone.
+	if status, body := ts.do(t, "GET", "/readyz", ""); status != 503 || strings.TrimSpace(string(body)) != `{"status":"not ready"}` {
+		t.Fatalf("/readyz without a key, the database down: %d %s", status, body)
+	}
+	if status, body := ts.do(t, "GET", "/readyz", "", "Authorization", "Bearer sk-user"); status != 503 || !strings.Contains(string(body), "database") {
+		t.Fatalf("/readyz with a UI key, the database down: %d %s", status, body)
+	}
 	// EngineHandler serves the APIs without a key, for in-process callers.
 	rec := &recorder{header: http.Header{}}
 	r, _ := http.NewRequest("GET", "/api/tags", nil)

@@ -161,7 +161,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, p := range []string{"/", "/api/version", "/metrics", "/readyz", "/v1/models"} {
+	for _, p := range []string{"/", "/api/version", "/metrics", "/v1/models"} {
 		if status, body := ts.do(t, "GET", p, ""); status != 401 {
 			t.Fatalf("%s without a key: %d %s", p, status, body)
 		}
@@ -171,6 +171,11 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if status, _ := ts.do(t, "GET", "/healthz", ""); status != 200 {
 		t.Fatalf("/healthz needs no key: %d", status)
+	}
+	// Probes carry no key: /readyz answers without one, with the status
+	// alone; with a key it tells more.
+	if status, body := ts.do(t, "GET", "/readyz", ""); status != 200 || string(bytes.TrimSpace(body)) != `{"status":"ready"}` {
+		t.Fatalf("/readyz without a key: %d %s", status, body)
 	}
 	if status, _ := ts.do(t, "GET", "/api/tags", "", "X-Api-Key", "k-one"); status != 200 {
 		t.Fatalf("x-api-key header: %d", status)

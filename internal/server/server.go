@@ -266,7 +266,38 @@ func (s *Server) routes() http.Handler {
 
 // handleReady answers 200 once the preloaded models are in memory and the
 // server is not shutting down, 503 otherwise.
+//
+// Probes carry no key, so /readyz answers without one; when GOLEM_API_KEYS
+// is set, such an answer has the status alone, without model names or
+// errors.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if anonymous, _ := r.Context().Value(anonymousKey{}).(bool); anonymous {
+		rec := &statusRecorder{ResponseWriter: discardBody{w}}
+		s.readiness(rec, r)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		word := "ready"
+		if status != http.StatusOK {
+			word = "not ready"
+		}
+		writeJSON(w, status, map[string]string{"status": word})
+		return
+	}
+	s.readiness(w, r)
+}
+
+// anonymousKey marks a /readyz request without a valid key.
+type anonymousKey struct{}
+
+// discardBody keeps the headers and drops the body of a response.
+type discardBody struct{ http.ResponseWriter }
+
+func (d discardBody) WriteHeader(int)             {}
+func (d discardBody) Write(b []byte) (int, error) { return len(b), nil }
+
+func (s *Server) readiness(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.draining.Load():
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
