@@ -42,8 +42,13 @@ type benchResult struct {
 	BandwidthRuns  []float64 `json:"read_bandwidth_runs_gb_s"`
 	DecodeFraction float64   `json:"decode_fraction_of_bandwidth"`
 
-	RSSBytes int64 `json:"rss_bytes"`
-	KVBytes  int64 `json:"kv_cache_bytes"`
+	// RSSBytes is the resident memory after the last test, with its
+	// session still alive and the garbage of earlier ones returned to the
+	// system; RSSOverheadBytes is what it holds beyond the model file and
+	// that session's KV cache.
+	RSSBytes         int64 `json:"rss_bytes"`
+	KVBytes          int64 `json:"kv_cache_bytes"`
+	RSSOverheadBytes int64 `json:"rss_overhead_bytes"`
 }
 
 // benchRun is one test (pp or tg) over its repetitions.
@@ -263,10 +268,23 @@ func runBench(path string, cfg benchConfig, stderr io.Writer) (*benchResult, err
 			run.Runs = append(run.Runs, float64(cfg.tg)/time.Since(start).Seconds())
 			fmt.Fprintf(stderr, "  %s run %d: %.2f t/s\n", run.Name, r+1, run.Runs[r])
 			res.KVBytes = s.CacheBytes()
+			if r == cfg.reps-1 {
+				// Resident memory with the last session alive: the mapped
+				// file, its cache, the workspace and the runtime.
+				runtime.GC()
+				debug.FreeOSMemory()
+				res.RSSBytes = rss()
+			}
 		}
 		res.Tests = append(res.Tests, summarize(run))
+	} else {
+		runtime.GC()
+		debug.FreeOSMemory()
+		res.RSSBytes = rss()
 	}
-	res.RSSBytes = rss()
+	if res.RSSBytes > 0 {
+		res.RSSOverheadBytes = res.RSSBytes - res.FileBytes - res.KVBytes
+	}
 
 	if cfg.bwGiB > 0 {
 		res.BandwidthRuns = readBandwidth(cfg.bwGiB, res.Threads, 5)
@@ -361,6 +379,7 @@ func printBench(w io.Writer, r *benchResult) {
 		}
 	}
 	if r.RSSBytes > 0 {
-		fmt.Fprintf(w, "resident memory: %s (file %s, KV cache %s)\n", gib(r.RSSBytes), gib(r.FileBytes), gib(r.KVBytes))
+		fmt.Fprintf(w, "resident memory: %s (file %s, KV cache %s, beyond both %.0f MiB)\n", gib(r.RSSBytes), gib(r.FileBytes), gib(r.KVBytes),
+			float64(r.RSSOverheadBytes)/(1<<20))
 	}
 }
