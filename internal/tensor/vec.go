@@ -11,9 +11,10 @@ type VecKernels struct {
 	Level Level
 
 	// DotF32 returns Σ a[i]·b[i], summed in float32 (the exact mode's
-	// products).
+	// products). The summation order depends on the level: the exact mode
+	// needs float32 accuracy, not one order.
 	DotF32 func(a, b []float32) float32
-	// AxpyF32 adds a·x to y.
+	// AxpyF32 adds a·x to y (fused or not depending on the level).
 	AxpyF32 func(y []float32, a float32, x []float32)
 
 	// DotF16 returns Σ f16(k[i])·q[i] for an F16 row k (raw half bits) and

@@ -26,12 +26,17 @@ func f32ToF16(dst *uint16, src *float32, n int)
 func f16ToF32(dst *float32, src *uint16, n int)
 
 //go:noescape
+func axpyF32(y *float32, a float32, x *float32, n int)
+
+//go:noescape
 func ropeNeoX(x, c, s *float32, h int)
 
 //go:noescape
 func ropeNormal(x, c, s *float32, h int)
 
 func registerVecAVX2(v *VecKernels) {
+	v.DotF32 = avx2DotF32
+	v.AxpyF32 = avx2AxpyF32
 	v.DotF16 = avx2DotF16
 	v.MadF16 = avx2MadF16
 	v.SoftmaxExp = avx2SoftmaxExp
@@ -133,4 +138,26 @@ func avx2RopeNeoX(x, c, s []float32) {
 	}
 	x, s = x[:2*h], s[:h]
 	ropeNeoX(&x[0], &c[0], &s[0], h)
+}
+
+// avx2DotF32 is the exact mode's float32 product: ggml_vec_dot_f32's order
+// (four eight-lane accumulators), which differs from the portable loop's
+// but is as exact.
+func avx2DotF32(a, b []float32) float32 {
+	n := len(a)
+	if n == 0 {
+		return 0
+	}
+	b = b[:n]
+	var r float32
+	f32Rows1(n, unsafe.Pointer(&a[0]), 0, 1, unsafe.Pointer(&b[0]), unsafe.Pointer(&r))
+	return r
+}
+
+// avx2AxpyF32 fuses each multiply-add (the portable loop rounds twice).
+func avx2AxpyF32(y []float32, a float32, x []float32) {
+	if len(y) > 0 {
+		x = x[:len(y)]
+		axpyF32(&y[0], a, &x[0], len(y))
+	}
 }

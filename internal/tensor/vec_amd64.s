@@ -375,3 +375,36 @@ tloop:
 done:
 	VZEROUPPER
 	RET
+
+// func axpyF32(y *float32, a float32, x *float32, n int)
+// y[i] = fma(a, x[i], y[i]) (the exact mode's weighted sums).
+TEXT ·axpyF32(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	MOVQ CX, DX
+	SHRQ $3, DX
+	JZ tail
+loop:
+	VMOVUPS (DI), Y1
+	VFMADD231PS (SI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ DX
+	JNZ loop
+tail:
+	ANDQ $7, CX
+	JZ done
+tloop:
+	VMOVSS (DI), X1
+	VFMADD231SS (SI), X0, X1
+	VMOVSS X1, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ tloop
+done:
+	VZEROUPPER
+	RET

@@ -185,3 +185,34 @@ func checkVec(t *testing.T, lv tensor.Level, ref, v *tensor.VecKernels, r *rand.
 	ref.RopeNeoX(b, c, s)
 	cmp("RopeNeoX", a, b)
 }
+
+// TestVecFloatAccuracy holds the exact mode's float32 kernels, whose order
+// may differ between levels, to float32 accuracy: the float64 result within
+// n·2⁻²³·Σ|a·b| for the dot product, one rounding for the multiply-add.
+func TestVecFloatAccuracy(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, lv := range tensor.Levels() {
+		v, _ := tensor.VecAt(lv)
+		for _, n := range []int{0, 1, 7, 8, 31, 32, 33, 100, 1000} {
+			a, b := make([]float32, n), make([]float32, n)
+			var exact, mag float64
+			for i := range a {
+				a[i], b[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*100)
+				exact += float64(a[i]) * float64(b[i])
+				mag += math.Abs(float64(a[i]) * float64(b[i]))
+			}
+			if got := v.DotF32(a, b); math.Abs(float64(got)-exact) > float64(n+1)*0x1p-23*mag {
+				t.Errorf("%s DotF32 n=%d: %v, exact %v", lv, n, got, exact)
+			}
+			y := slices.Clone(b)
+			s := float32(r.NormFloat64())
+			v.AxpyF32(y, s, a)
+			for i := range y {
+				want := float64(b[i]) + float64(s)*float64(a[i])
+				if math.Abs(float64(y[i])-want) > 0x1p-22*(math.Abs(want)+math.Abs(float64(s)*float64(a[i]))) {
+					t.Fatalf("%s AxpyF32 n=%d element %d: %v, exact %v", lv, n, i, y[i], want)
+				}
+			}
+		}
+	}
+}
