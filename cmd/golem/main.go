@@ -26,7 +26,7 @@ func commands() []command {
 	return []command{
 		{"run", "Run a model on a prompt, or chat with it interactively", runCommand},
 		{"bench", "Measure prompt and generation speed, and the memory bandwidth", benchCommand},
-		{"serve", "Start the server: Ollama and OpenAI APIs, metrics, health", serveCommand},
+		{"serve", "Start the server: web UI, Ollama and OpenAI APIs, pipelines (--role engine|ui for one part)", serveCommand},
 		{"pull", "Pull a model from a registry", pullCommand},
 		{"push", "Push a model to a registry", pushCommand},
 		{"create", "Create a model from a Modelfile", createCommand},
@@ -38,6 +38,7 @@ func commands() []command {
 		{"ps", "List the models a running server has loaded", psCommand},
 		{"stop", "Unload a model from a running server", stopCommand},
 		{"pipelines", "Serve sandboxed filters and pipes over Open WebUI's Pipelines protocol (port 9099)", pipelinesCommand},
+		{"probe", "Check that URLs answer 2xx (health checks where there is no curl)", probeCommand},
 		{"version", "Print the version", func(_ []string, _ io.Reader, stdout, _ io.Writer) int {
 			fmt.Fprintf(stdout, "golem version %s\n", version)
 			return 0

@@ -33,7 +33,8 @@ var pipelinesSignals = func() (context.Context, context.CancelFunc) {
 
 // pipelinesEnv documents the environment in `golem pipelines --help`.
 var pipelinesEnv = [][2]string{
-	{"PIPELINES_API_KEY", "bearer key every request needs (default " + upstreamDefaultKey + ", as Open WebUI's Pipelines)"},
+	{"PIPELINES_HOST", "listen address: host or host:port (default 0.0.0.0:9099)"},
+	{"PIPELINES_API_KEY", "bearer key every request but /healthz and /readyz needs (default " + upstreamDefaultKey + ", as Open WebUI's Pipelines)"},
 	{"PIPELINES_DIR", "data folder: pipelines (<id>.star) and valves (default $GOLEM_HOME/pipelines or ~/.golem/pipelines)"},
 	{"PIPELINES_URLS", "pipelines to install at start, separated by ; or , (http, https, file; GitHub page URLs work)"},
 	{"PIPELINES_HTTP_ALLOW", "hosts scripts may reach with http.* or models.*(url=...), comma-separated; *.example.com, host:port, *"},
@@ -59,6 +60,21 @@ func defaultPipelinesDir() string {
 	return "pipelines"
 }
 
+// pipelinesListen reads PIPELINES_HOST: "host" or "host:port"; the
+// default is 0.0.0.0:9099, as Open WebUI's Pipelines listens.
+func pipelinesListen(s string) (string, int) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "0.0.0.0", 9099
+	}
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			return h, n
+		}
+	}
+	return strings.Trim(s, "[]"), 9099
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -81,8 +97,9 @@ func pipelinesCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
-	host := fs.String("host", "0.0.0.0", "address to listen on")
-	port := fs.Int("port", 9099, "port to listen on")
+	defHost, defPort := pipelinesListen(os.Getenv("PIPELINES_HOST"))
+	host := fs.String("host", defHost, "address to listen on, or host:port (PIPELINES_HOST)")
+	port := fs.Int("port", defPort, "port to listen on")
 	dir := fs.String("data-dir", defaultPipelinesDir(), "folder of pipelines and valves (PIPELINES_DIR)")
 	key := fs.String("api-key", os.Getenv("PIPELINES_API_KEY"), "bearer key every request needs (PIPELINES_API_KEY)")
 	urls := fs.String("urls", os.Getenv("PIPELINES_URLS"), "pipelines to install at start (PIPELINES_URLS)")
@@ -98,6 +115,19 @@ func pipelinesCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int 
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
+		return 2
+	}
+	portSet := false
+	fs.Visit(func(f *flag.Flag) { portSet = portSet || f.Name == "port" })
+	if h, p, err := net.SplitHostPort(*host); err == nil {
+		// --host host:port (or PIPELINES_HOST's port): --port, when given, wins.
+		*host = h
+		if n, err := strconv.Atoi(p); err == nil && !portSet {
+			*port = n
+		}
+	}
+	if *port < 0 || *port > 65535 {
+		fmt.Fprintf(stderr, "golem pipelines: --port %d: want 0 to 65535\n", *port)
 		return 2
 	}
 	hosts, err := pipelines.ParseHostList(os.Getenv("PIPELINES_HTTP_ALLOW") + "," + strings.Join(allow, ","))

@@ -136,3 +136,73 @@ func TestPipelinesCommandDefaultKeyWarns(t *testing.T) {
 		t.Fatalf("a URL as --allow-host: exit %d", code)
 	}
 }
+
+// TestPipelinesHostAndProbes: PIPELINES_HOST is the listen address (flags
+// win over it), and /healthz and /readyz answer without the key while
+// everything else still needs it.
+func TestPipelinesHostAndProbes(t *testing.T) {
+	t.Setenv("PIPELINES_API_KEY", "probe-key")
+	t.Setenv("PIPELINES_URLS", "")
+	t.Setenv("PIPELINES_HOST", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	old := pipelinesSignals
+	pipelinesSignals = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+	defer func() { pipelinesSignals = old }()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Main([]string{"pipelines", "--data-dir", t.TempDir()}, nil, &stdout, &stderr) }()
+	re := regexp.MustCompile(`listening on (http://\S+)`)
+	addr := ""
+	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stdout.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	if !strings.HasPrefix(addr, "http://127.0.0.1:") || strings.HasSuffix(addr, ":9099") {
+		t.Fatalf("PIPELINES_HOST=127.0.0.1:0 not honoured: %q (stderr %q)", addr, stderr.String())
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if status, _, body := call(t, "GET", addr+p, "", nil); status != 200 {
+			t.Errorf("%s without the key: %d %s", p, status, body)
+		}
+	}
+	if status, _, _ := call(t, "GET", addr+"/v1/models", "", nil); status != 401 {
+		t.Errorf("/v1/models without the key: %d", status)
+	}
+	if status, _, _ := call(t, "GET", addr+"/v1/models", "probe-key", nil); status != 200 {
+		t.Errorf("/v1/models with the key: %d", status)
+	}
+	// The probe command agrees.
+	var out, errb strings.Builder
+	if code := Main([]string{"probe", addr + "/healthz", addr + "/readyz"}, nil, &out, &errb); code != 0 {
+		t.Errorf("golem probe of the pipelines' health: exit %d %s", code, errb.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
+
+func TestPipelinesListen(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		host string
+		port int
+	}{
+		{"", "0.0.0.0", 9099},
+		{"127.0.0.1", "127.0.0.1", 9099},
+		{"0.0.0.0:9100", "0.0.0.0", 9100},
+		{"[::1]:9101", "::1", 9101},
+		{"::", "::", 9099},
+	} {
+		if h, p := pipelinesListen(c.in); h != c.host || p != c.port {
+			t.Errorf("pipelinesListen(%q) = %q, %d; want %q, %d", c.in, h, p, c.host, c.port)
+		}
+	}
+	// The chart's flags override PIPELINES_HOST; a bad port is refused.
+	var out, errb strings.Builder
+	if code := Main([]string{"pipelines", "--port", "70000"}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "70000") {
+		t.Fatalf("--port 70000: exit %d %q", code, errb.String())
+	}
+}

@@ -14,8 +14,7 @@ import (
 // TestServeCommand starts `golem serve` on a free loopback port, talks
 // to it, and stops it with SIGTERM (a graceful shutdown, exit status 0).
 func TestServeCommand(t *testing.T) {
-	t.Setenv("GOLEM_HOST", "")
-	t.Setenv("GOLEM_API_KEYS", "")
+	cleanServeEnv(t)
 	pr, pw := io.Pipe()
 	var stderr strings.Builder
 	done := make(chan int, 1)
