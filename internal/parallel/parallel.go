@@ -2,9 +2,13 @@
 // pool of worker goroutines, so that a forward pass does not spawn
 // goroutines for every matrix it multiplies.
 //
-// Work is handed out in chunks from a shared counter, so a worker that
-// the operating system deschedules (a busy neighbour on the same core)
-// only delays the chunk it holds: the others take the rest. Idle workers
+// Work is split in chunks, and each worker first takes the chunks of its
+// own contiguous share in order (so that each streams through memory
+// sequentially, which the hardware prefetchers need to reach full
+// bandwidth); a worker whose share is done steals chunks from the far end
+// of the others'. So a worker that the operating system deschedules (a
+// busy neighbour on the same core) only delays the chunk it holds: the
+// others take the rest of its share. Idle workers
 // spin for a short, bounded time waiting for the next loop (forward passes
 // issue hundreds of loops per token, microseconds apart) and then block,
 // so an idle pool costs no CPU.
@@ -32,7 +36,7 @@ type Pool struct {
 	fn          func(worker, lo, hi int)
 	total       int
 	chunk       int
-	next        atomic.Int64 // start of the next chunk to hand out
+	shares      []share      // per worker: the chunks it has left
 	outstanding atomic.Int32 // workers (not the caller) still in this loop
 	gen         atomic.Uint64
 
@@ -101,6 +105,34 @@ func spin(ready func() bool) bool {
 	}
 }
 
+// share is a worker's remaining chunks [lo, hi), packed in one word so
+// that the owner (taking from lo) and thieves (taking from hi) agree with
+// one compare-and-swap. Padded to its own cache line.
+type share struct {
+	r atomic.Uint64
+	_ [56]byte
+}
+
+func pack(lo, hi int) uint64 { return uint64(lo)<<32 | uint64(uint32(hi)) }
+
+// take removes the first chunk (owner) or the last (thief) of the share.
+func (s *share) take(last bool) (int, bool) {
+	for {
+		v := s.r.Load()
+		lo, hi := int(v>>32), int(uint32(v))
+		if lo >= hi {
+			return 0, false
+		}
+		c, nv := lo, pack(lo+1, hi)
+		if last {
+			c, nv = hi-1, pack(lo, hi-1)
+		}
+		if s.r.CompareAndSwap(v, nv) {
+			return c, true
+		}
+	}
+}
+
 type worker struct {
 	id    int
 	seen  uint64
@@ -114,7 +146,7 @@ func New(n int) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{n: n, done: newWakeup()}
+	p := &Pool{n: n, done: newWakeup(), shares: make([]share, n)}
 	p.allDone = func() bool { return p.outstanding.Load() == 0 }
 	for i := 1; i < n; i++ {
 		w := &worker{id: i, wake: newWakeup()}
@@ -144,23 +176,36 @@ func (p *Pool) run(w *worker) {
 	}
 }
 
-// work takes chunks of the current loop until none are left.
+// work runs the chunks of worker id's share, then steals the others'
+// until none are left.
 func (p *Pool) work(id int) {
 	fn, total, chunk := p.fn, p.total, p.chunk
+	run := func(c int) { fn(id, c*chunk, min((c+1)*chunk, total)) }
 	for {
-		lo := int(p.next.Add(int64(chunk))) - chunk
-		if lo >= total {
-			return
+		c, ok := p.shares[id].take(false)
+		if !ok {
+			break
 		}
-		fn(id, lo, min(lo+chunk, total))
+		run(c)
+	}
+	for k := 1; k < p.n; k++ {
+		s := &p.shares[(id+k)%p.n]
+		for {
+			c, ok := s.take(true)
+			if !ok {
+				break
+			}
+			run(c)
+		}
 	}
 }
 
 // For calls fn over [0, n) in chunks of grain items (the last may be
 // shorter) and returns when all are done. Chunks are handed out
 // dynamically; worker, below Size(), identifies the goroutine running the
-// chunk, so callers can give each worker its own scratch memory. A loop of
-// a single chunk runs on the caller alone.
+// chunk, so callers can give each worker its own scratch memory. Each
+// worker starts with a contiguous share of the chunks. A loop of a single
+// chunk runs on the caller alone.
 func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	if n <= 0 {
 		return
@@ -175,7 +220,10 @@ func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.fn, p.total, p.chunk = fn, n, grain
-	p.next.Store(0)
+	chunks := (n + grain - 1) / grain
+	for i := range p.shares {
+		p.shares[i].r.Store(pack(chunks*i/p.n, chunks*(i+1)/p.n))
+	}
 	p.outstanding.Store(int32(len(p.workers)))
 	p.gen.Add(1)
 	for _, w := range p.workers {
