@@ -14,10 +14,12 @@ type (
 	rows4Fn func(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
 )
 
-// asmKernel is one product order of one type; nil members fall back.
+// asmKernel is one product order of one type: kernels for one, four and
+// eight activation rows at a time (r8 may be nil).
 type asmKernel struct {
 	r1 rows1Fn
 	r4 rows4Fn
+	r8 rows4Fn
 }
 
 // asmMulMat builds a MulMat from the kernels pick returns for an order
@@ -49,6 +51,11 @@ func asmMulMat(t Type, pick func(Order, int) (asmKernel, bool)) func(int, []byte
 		nb := n / bs
 		wp := unsafe.Pointer(&w[0])
 		c := 0
+		if k.r8 != nil {
+			for ; c+8 <= cols; c += 8 {
+				k.r8(nb, wp, wStride, rows, unsafe.Pointer(&x[c*xStride]), xStride, unsafe.Pointer(&dst[c*dstStride]), 4*dstStride)
+			}
+		}
 		if k.r4 != nil {
 			for ; c+4 <= cols; c += 4 {
 				k.r4(nb, wp, wStride, rows, unsafe.Pointer(&x[c*xStride]), xStride, unsafe.Pointer(&dst[c*dstStride]), 4*dstStride)
@@ -70,11 +77,13 @@ type intKernels struct {
 	q80, q40, q50, q41, q51, q40i, q4K, q4Ki, q4Kg, q6K, q5K, q3K, q2K asmKernel
 }
 
-func registerMulMatAVX2(t *[maxType]*Kernels) { registerMulMat(t, &avx2Ints) }
+func registerMulMatAVX2(t *[maxType]*Kernels) { registerMulMat(t, &avx2Ints, false) }
 
-func registerMulMatVNNI(t *[maxType]*Kernels) { registerMulMat(t, &vnniInts) }
+func registerMulMatVNNI(t *[maxType]*Kernels) { registerMulMat(t, &vnniInts, true) }
 
-func registerMulMat(t *[maxType]*Kernels, k *intKernels) {
+// registerMulMat installs one level's kernels; wide picks the AVX-512
+// four-by-four tiles of the float types.
+func registerMulMat(t *[maxType]*Kernels, k *intKernels, wide bool) {
 	set := func(ty Type, pick func(Order, int) (asmKernel, bool)) {
 		t[ty].MulMat = asmMulMat(ty, pick)
 	}
@@ -103,15 +112,18 @@ func registerMulMat(t *[maxType]*Kernels, k *intKernels) {
 	set(Q2_K, fixed(k.q2K))
 	// Float rows: tinyBLAS's order for batches of rows whose length is a
 	// multiple of 8, ggml_vec_dot's order otherwise.
-	float := func(vec, g1 rows1Fn, g4 rows4Fn) func(Order, int) (asmKernel, bool) {
+	float := func(vec, g1 rows1Fn, g4, g4v rows4Fn) func(Order, int) (asmKernel, bool) {
+		if wide {
+			g4 = g4v
+		}
 		return func(o Order, n int) (asmKernel, bool) {
 			if o&Batch != 0 && n%8 == 0 {
-				return asmKernel{g1, g4}, true
+				return asmKernel{r1: g1, r4: g4}, true
 			}
 			return asmKernel{r1: vec}, true
 		}
 	}
-	set(F32, float(f32Rows1, f32gRows1, f32gRows4))
-	set(F16, float(f16Rows1, f16gRows1, f16gRows4))
-	set(BF16, float(bf16Rows1, bf16gRows1, bf16gRows4))
+	set(F32, float(f32Rows1, f32gRows1, f32gRows4, f32gRows4V))
+	set(F16, float(f16Rows1, f16gRows1, f16gRows4, f16gRows4V))
+	set(BF16, float(bf16Rows1, bf16gRows1, bf16gRows4, bf16gRows4V))
 }

@@ -173,6 +173,9 @@ func f32gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst
 func f32gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
 
 //go:noescape
+func f32gRows4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
 func f16Rows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
 
 //go:noescape
@@ -180,6 +183,9 @@ func f16gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst
 
 //go:noescape
 func f16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func f16gRows4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
 
 //go:noescape
 func bf16Rows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
@@ -190,34 +196,37 @@ func bf16gRows1(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, ds
 //go:noescape
 func bf16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
 
+//go:noescape
+func bf16gRows4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+
 var avx2Ints = intKernels{
-	q80:  asmKernel{q8_0Rows1, q8_0Rows4},
-	q40:  asmKernel{q4_0Rows1, q4_0Rows4},
-	q50:  asmKernel{q5_0Rows1, q5_0Rows4},
-	q41:  asmKernel{q4_1Rows1, q4_1Rows4},
-	q51:  asmKernel{q5_1Rows1, q5_1Rows4},
-	q40i: asmKernel{q4_0iRows1, q4_0iRows4},
-	q4K:  asmKernel{q4_KRows1, q4_KRows4},
-	q4Ki: asmKernel{q4_KiRows1, q4_KiRows4},
-	q4Kg: asmKernel{q4_KgRows1, q4_KgRows4},
-	q6K:  asmKernel{q6_KRows1, q6_KRows4},
-	q5K:  asmKernel{q5_KRows1, q5_KRows4},
-	q3K:  asmKernel{q3_KRows1, q3_KRows4},
-	q2K:  asmKernel{q2_KRows1, q2_KRows4},
+	q80:  asmKernel{r1: q8_0Rows1, r4: q8_0Rows4},
+	q40:  asmKernel{r1: q4_0Rows1, r4: q4_0Rows4},
+	q50:  asmKernel{r1: q5_0Rows1, r4: q5_0Rows4},
+	q41:  asmKernel{r1: q4_1Rows1, r4: q4_1Rows4},
+	q51:  asmKernel{r1: q5_1Rows1, r4: q5_1Rows4},
+	q40i: asmKernel{r1: q4_0iRows1, r4: q4_0iRows4},
+	q4K:  asmKernel{r1: q4_KRows1, r4: q4_KRows4},
+	q4Ki: asmKernel{r1: q4_KiRows1, r4: q4_KiRows4},
+	q4Kg: asmKernel{r1: q4_KgRows1, r4: q4_KgRows4},
+	q6K:  asmKernel{r1: q6_KRows1, r4: q6_KRows4},
+	q5K:  asmKernel{r1: q5_KRows1, r4: q5_KRows4},
+	q3K:  asmKernel{r1: q3_KRows1, r4: q3_KRows4},
+	q2K:  asmKernel{r1: q2_KRows1, r4: q2_KRows4},
 }
 
 var vnniInts = intKernels{
-	q80:  asmKernel{q8_0Rows1V, q8_0Rows4V},
-	q40:  asmKernel{q4_0Rows1V, q4_0Rows4V},
-	q50:  asmKernel{q5_0Rows1V, q5_0Rows4V},
-	q41:  asmKernel{q4_1Rows1V, q4_1Rows4V},
-	q51:  asmKernel{q5_1Rows1V, q5_1Rows4V},
-	q40i: asmKernel{q4_0iRows1V, q4_0iRows4V},
-	q4K:  asmKernel{q4_KRows1V, q4_KRows4V},
-	q4Ki: asmKernel{q4_KiRows1V, q4_KiRows4V},
-	q4Kg: asmKernel{q4_KgRows1V, q4_KgRows4V},
-	q6K:  asmKernel{q6_KRows1V, q6_KRows4V},
-	q5K:  asmKernel{q5_KRows1V, q5_KRows4V},
-	q3K:  asmKernel{q3_KRows1V, q3_KRows4V},
-	q2K:  asmKernel{q2_KRows1V, q2_KRows4V},
+	q80:  asmKernel{r1: q8_0Rows1V, r4: q8_0Rows4V},
+	q40:  asmKernel{r1: q4_0Rows1V, r4: q4_0Rows4V},
+	q50:  asmKernel{r1: q5_0Rows1V, r4: q5_0Rows4V},
+	q41:  asmKernel{r1: q4_1Rows1V, r4: q4_1Rows4V},
+	q51:  asmKernel{r1: q5_1Rows1V, r4: q5_1Rows4V},
+	q40i: asmKernel{r1: q4_0iRows1V, r4: q4_0iRows4V},
+	q4K:  asmKernel{r1: q4_KRows1V, r4: q4_KRows4V},
+	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V},
+	q4Kg: asmKernel{r1: q4_KgRows1V, r4: q4_KgRows4V},
+	q6K:  asmKernel{r1: q6_KRows1V, r4: q6_KRows4V},
+	q5K:  asmKernel{r1: q5_KRows1V, r4: q5_KRows4V},
+	q3K:  asmKernel{r1: q3_KRows1V, r4: q3_KRows4V},
+	q2K:  asmKernel{r1: q2_KRows1V, r4: q2_KRows4V},
 }

@@ -70,7 +70,7 @@ var allOrders = []tensor.Order{0, tensor.Batch, tensor.Interleaved, tensor.Inter
 
 // TestMulMatLevelsBitExact holds every level's MulMat to the portable
 // emulation of ggml's order: identical float bits for every type, order,
-// tile shape (1..9 columns, so both the four-column and one-column kernels
+// tile shape (1..17 columns, so the eight-, four- and one-column kernels
 // and their mix run) and row length, including zero rows, huge values and
 // row lengths with leftovers after the vector loops.
 func TestMulMatLevelsBitExact(t *testing.T) {
@@ -88,7 +88,7 @@ func TestMulMatLevelsBitExact(t *testing.T) {
 			}
 			for _, n := range lengths {
 				for trial := 0; trial < 3; trial++ {
-					rows, cols := 1+r.IntN(11), 1+r.IntN(9)
+					rows, cols := 1+r.IntN(11), 1+r.IntN(17)
 					c := randomRows(t, r, ty, n, rows, cols)
 					for _, o := range allOrders {
 						dstStride := rows + r.IntN(3)
