@@ -250,10 +250,15 @@ func TestPipelinesFlow(t *testing.T) {
 	admin.click(conn + ` [data-testid=verify]`)
 	admin.wait("the Pipelines connection verified", `document.querySelector('`+conn+` [data-testid=verify-result][data-ok=true]')`)
 	admin.shot("connections")
+	pipesID := js[string](admin, `document.querySelector('`+conn+`').dataset.id`)
 
 	// 2. The Pipelines tab: upload the rate-limit filter's file, install the redaction filter from a URL.
+	// `golem serve` has Pipelines of its own (the built-in connection, listed first): choose the server
+	// added above.
 	admin.click(`[data-testid=tab-pipelines]`)
 	admin.wait("the Pipelines server chosen", `document.querySelector('[data-testid=pipelines-connection]')`)
+	admin.wait("the added server offered", `document.querySelector('[data-testid=pipelines-connection] option[value="`+pipesID+`"]')`)
+	admin.choose(`[data-testid=pipelines-connection]`, pipesID)
 	if got := js[string](admin, `document.querySelector('[data-testid=pipelines-connection] option:checked').innerText`); !strings.Contains(got, pipes.URL) {
 		admin.fail("the chosen server is %q", got)
 	}
@@ -353,6 +358,8 @@ func TestPipelinesFlow(t *testing.T) {
 	admin.click(`[data-testid=user-menu]`)
 	admin.click(`[data-testid=admin-link]`)
 	admin.click(`[data-testid=tab-pipelines]`)
+	admin.wait("the added server offered", `document.querySelector('[data-testid=pipelines-connection] option[value="`+pipesID+`"]')`)
+	admin.choose(`[data-testid=pipelines-connection]`, pipesID)
 	rd := `[data-testid=pipeline][data-id=redact]`
 	admin.click(rd + ` [data-testid=pipeline-delete]`)
 	admin.click(rd + ` [data-testid=pipeline-delete-confirm]`)
