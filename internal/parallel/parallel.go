@@ -8,10 +8,18 @@
 // bandwidth); a worker whose share is done steals chunks from the far end
 // of the others'. So a worker that the operating system deschedules (a
 // busy neighbour on the same core) only delays the chunk it holds: the
-// others take the rest of its share. Idle workers
-// spin for a short, bounded time waiting for the next loop (forward passes
-// issue hundreds of loops per token, microseconds apart) and then block,
-// so an idle pool costs no CPU.
+// others take the rest of its share, and a worker that has not started by
+// the time the work is gone is not waited for at all.
+//
+// When workers keep being descheduled in the middle of a chunk (another
+// process competes for the cores), every loop ends up waiting for one of
+// them; the pool then runs loops on the calling goroutine alone for a
+// while, which is what one core can do, instead of stalling, and tries
+// its workers again later.
+//
+// Idle workers spin for a short, bounded time waiting for the next loop
+// (forward passes issue hundreds of loops per token, microseconds apart)
+// and then block, so an idle pool costs no CPU.
 package parallel
 
 import (
@@ -25,6 +33,18 @@ import (
 // chunks, polls before blocking.
 const spinFor = 100 * time.Microsecond
 
+// Contention handling: a loop whose caller waits longer than lateWait for
+// workers still inside a chunk is late. When, over at least lateWindow,
+// the caller spent more than a quarter of the time waiting in late loops,
+// the pool runs loops alone for soloMin (doubled, up to soloMax, each time
+// contention is found again soon after).
+const (
+	lateWait   = 300 * time.Microsecond
+	lateWindow = 20 * time.Millisecond
+	soloMin    = 50 * time.Millisecond
+	soloMax    = 2 * time.Second
+)
+
 // Pool is a fixed set of workers. Its For method splits a range of work
 // items into chunks, runs them on the workers and the calling goroutine,
 // and waits for all of them. Concurrent For calls are serialised.
@@ -33,19 +53,36 @@ type Pool struct {
 	mu sync.Mutex // one For at a time
 
 	// The loop under way, published by bumping gen.
-	fn          func(worker, lo, hi int)
-	total       int
-	chunk       int
-	shares      []share      // per worker: the chunks it has left
-	outstanding atomic.Int32 // workers (not the caller) still in this loop
-	gen         atomic.Uint64
+	fn     func(worker, lo, hi int)
+	total  int
+	chunk  int
+	shares []share // per worker: the chunks it has left
+
+	// state is the loop's generation (high 32 bits), a closed bit and the
+	// number of workers inside the loop: a worker joins only an open loop
+	// of the generation it was woken for, and the caller, once no chunk is
+	// left, closes the loop and waits only for the workers that joined.
+	state atomic.Uint64
+	gen   atomic.Uint64
 
 	workers []*worker
-	done    wakeup // the caller, waiting for outstanding == 0
+	done    wakeup // the caller, waiting for the joined workers
 	allDone func() bool
 	closed  atomic.Bool
 	wg      sync.WaitGroup
+
+	// Contention tracking (caller only, under mu).
+	winStart  time.Time     // start of the window late waits are summed over
+	waitSum   time.Duration // time spent in late waits since winStart
+	soloUntil time.Time     // running alone until then (zero: not)
+	soloEnded time.Time     // when the last solo period ended
+	soloNext  time.Duration // length of the next solo period
 }
+
+const (
+	closedBit  = 1 << 31
+	activeMask = closedBit - 1
+)
 
 // wakeup lets one goroutine block until another signals it, without a
 // lost wake-up: sleeping is set before the final check, and the waker
@@ -146,8 +183,8 @@ func New(n int) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{n: n, done: newWakeup(), shares: make([]share, n)}
-	p.allDone = func() bool { return p.outstanding.Load() == 0 }
+	p := &Pool{n: n, done: newWakeup(), shares: make([]share, n), soloNext: soloMin}
+	p.allDone = func() bool { return p.state.Load()&activeMask == 0 }
 	for i := 1; i < n; i++ {
 		w := &worker{id: i, wake: newWakeup()}
 		w.ready = func() bool { return p.gen.Load() != w.seen }
@@ -165,13 +202,30 @@ func (p *Pool) run(w *worker) {
 	defer p.wg.Done()
 	for {
 		w.wake.wait(w.ready)
-		w.seen = p.gen.Load()
+		g := p.gen.Load()
+		w.seen = g
 		if p.closed.Load() {
 			return
 		}
+		if !p.join(g) {
+			continue // that loop is already over
+		}
 		p.work(w.id)
-		if p.outstanding.Add(-1) == 0 {
+		if s := p.state.Add(^uint64(0)); s&activeMask == 0 && s&closedBit != 0 {
 			p.done.wake()
+		}
+	}
+}
+
+// join enters the loop of generation g if it is still open.
+func (p *Pool) join(g uint64) bool {
+	for {
+		s := p.state.Load()
+		if s>>32 != g&0xffffffff || s&closedBit != 0 {
+			return false
+		}
+		if p.state.CompareAndSwap(s, s+1) {
+			return true
 		}
 	}
 }
@@ -205,7 +259,8 @@ func (p *Pool) work(id int) {
 // dynamically; worker, below Size(), identifies the goroutine running the
 // chunk, so callers can give each worker its own scratch memory. Each
 // worker starts with a contiguous share of the chunks. A loop of a single
-// chunk runs on the caller alone.
+// chunk runs on the caller alone, and so do all loops for a while after
+// the workers were found to be descheduled repeatedly.
 func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	if n <= 0 {
 		return
@@ -219,19 +274,57 @@ func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.soloUntil.IsZero() {
+		if time.Now().Before(p.soloUntil) {
+			fn(0, 0, n)
+			return
+		}
+		p.soloEnded, p.soloUntil = p.soloUntil, time.Time{}
+	}
 	p.fn, p.total, p.chunk = fn, n, grain
 	chunks := (n + grain - 1) / grain
 	for i := range p.shares {
 		p.shares[i].r.Store(pack(chunks*i/p.n, chunks*(i+1)/p.n))
 	}
-	p.outstanding.Store(int32(len(p.workers)))
-	p.gen.Add(1)
+	g := p.gen.Add(1)
+	p.state.Store((g & 0xffffffff) << 32)
 	for _, w := range p.workers {
 		w.wake.wake()
 	}
 	p.work(0)
-	p.done.wait(p.allDone)
+	// No chunk is left to take: close the loop to latecomers and wait for
+	// the workers inside it.
+	if s := p.state.Add(closedBit); s&activeMask != 0 {
+		start := time.Now()
+		p.done.wait(p.allDone)
+		if wait := time.Since(start); wait > lateWait {
+			p.late(start, wait)
+		}
+	}
 	p.fn = nil
+}
+
+// late records a loop whose caller waited from start for wait on workers
+// descheduled inside a chunk, and switches to running loops alone when such
+// waits took more than a quarter of the time over the last window.
+func (p *Pool) late(start time.Time, wait time.Duration) {
+	now := start.Add(wait)
+	if p.winStart.IsZero() || now.Sub(p.winStart) > 4*lateWindow {
+		p.winStart, p.waitSum = start, 0 // no recent late loop: a new window
+	}
+	p.waitSum += wait
+	el := now.Sub(p.winStart)
+	if el < lateWindow {
+		return
+	}
+	if 4*p.waitSum > el {
+		if now.Sub(p.soloEnded) > 4*p.soloNext {
+			p.soloNext = soloMin // contention went away for a while
+		}
+		p.soloUntil = now.Add(p.soloNext)
+		p.soloNext = min(2*p.soloNext, soloMax)
+	}
+	p.winStart, p.waitSum = now, 0
 }
 
 // Chunks is a helper for callers choosing a grain: it returns a chunk size

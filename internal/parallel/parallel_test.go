@@ -98,3 +98,48 @@ func TestForWithStalledWorker(t *testing.T) {
 		t.Errorf("loop with a stalled worker took %v (%d chunks on it)", d, stalled.Load())
 	}
 }
+
+// TestForRunsAloneUnderContention simulates a worker that keeps being
+// descheduled in the middle of its chunks: after a few loops that wait for
+// it, the pool runs loops on the caller alone (one call covering the whole
+// range), and once that period is over it uses its workers again.
+func TestForRunsAloneUnderContention(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	stall := func(w, lo, hi int) {
+		if w == 1 {
+			time.Sleep(5 * time.Millisecond)
+		} else {
+			for start := time.Now(); time.Since(start) < 20*time.Microsecond; {
+			}
+		}
+	}
+	solo := false
+	for i := 0; i < 40 && !solo; i++ {
+		var calls, worker1 atomic.Int32
+		p.For(64, 1, func(w, lo, hi int) {
+			calls.Add(1)
+			if w == 1 {
+				worker1.Add(1)
+			}
+			stall(w, lo, hi)
+		})
+		solo = calls.Load() == 1 && worker1.Load() == 0
+	}
+	if !solo {
+		t.Fatalf("the pool never ran loops alone while a worker stalled every loop")
+	}
+	time.Sleep(soloMin + 20*time.Millisecond)
+	var used atomic.Bool
+	for i := 0; i < 200 && !used.Load(); i++ {
+		p.For(64, 1, func(w, lo, hi int) {
+			if w == 1 {
+				used.Store(true)
+			}
+			time.Sleep(10 * time.Microsecond)
+		})
+	}
+	if !used.Load() {
+		t.Errorf("after the solo period the pool did not use its worker again")
+	}
+}
