@@ -137,6 +137,7 @@ export const en = {
   keyHint: 'key {hint}',
   builtin: 'built-in',
   builtinHint: 'The engine inside this server',
+  builtinPipelinesHint: 'The Pipelines server inside this server',
   disabled: 'disabled',
   enable: 'Enable',
   disable: 'Disable',

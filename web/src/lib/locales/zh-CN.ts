@@ -135,6 +135,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   keyHint: '密钥 {hint}',
   builtin: '内置',
   builtinHint: '本服务内置的推理引擎',
+  builtinPipelinesHint: '本服务内置的 Pipelines 服务',
   disabled: '已停用',
   enable: '启用',
   disable: '停用',
