@@ -29,6 +29,15 @@ func f16ToF32(dst *float32, src *uint16, n int)
 func axpyF32(y *float32, a float32, x *float32, n int)
 
 //go:noescape
+func scaleMul(dst, x *float32, s float32, w *float32, n int)
+
+//go:noescape
+func addF32(dst, x *float32, n int)
+
+//go:noescape
+func scaleF32(x *float32, s float32, n int)
+
+//go:noescape
 func ropeNeoX(x, c, s *float32, h int)
 
 //go:noescape
@@ -36,6 +45,9 @@ func ropeNormal(x, c, s *float32, h int)
 
 func registerVecAVX2(v *VecKernels) {
 	v.DotF32 = avx2DotF32
+	v.ScaleMul = avx2ScaleMul
+	v.Add = avx2Add
+	v.Scale = avx2Scale
 	v.AxpyF32 = avx2AxpyF32
 	v.DotF16 = avx2DotF16
 	v.MadF16 = avx2MadF16
@@ -159,5 +171,25 @@ func avx2AxpyF32(y []float32, a float32, x []float32) {
 	if len(y) > 0 {
 		x = x[:len(y)]
 		axpyF32(&y[0], a, &x[0], len(y))
+	}
+}
+
+func avx2ScaleMul(dst, x []float32, s float32, w []float32) {
+	if n := len(dst); n > 0 {
+		x, w = x[:n], w[:n]
+		scaleMul(&dst[0], &x[0], s, &w[0], n)
+	}
+}
+
+func avx2Add(dst, x []float32) {
+	if n := len(dst); n > 0 {
+		x = x[:n]
+		addF32(&dst[0], &x[0], n)
+	}
+}
+
+func avx2Scale(x []float32, s float32) {
+	if len(x) > 0 {
+		scaleF32(&x[0], s, len(x))
 	}
 }

@@ -408,3 +408,97 @@ tloop:
 done:
 	VZEROUPPER
 	RET
+
+// func scaleMul(dst, x *float32, s float32, w *float32, n int)
+// dst[i] = (x[i]·s)·w[i] (RMS norm's scaling).
+TEXT ·scaleMul(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS s+16(FP), Y0
+	MOVQ w+24(FP), DX
+	MOVQ n+32(FP), CX
+	MOVQ CX, BX
+	SHRQ $3, BX
+	JZ tail
+loop:
+	VMULPS (SI), Y0, Y1
+	VMULPS (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ BX
+	JNZ loop
+tail:
+	ANDQ $7, CX
+	JZ done
+tloop:
+	VMULSS (SI), X0, X1
+	VMULSS (DX), X1, X1
+	VMOVSS X1, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DX
+	ADDQ $4, DI
+	DECQ CX
+	JNZ tloop
+done:
+	VZEROUPPER
+	RET
+
+// func addF32(dst, x *float32, n int)
+TEXT ·addF32(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ CX, BX
+	SHRQ $3, BX
+	JZ tail
+loop:
+	VMOVUPS (DI), Y1
+	VADDPS (SI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ BX
+	JNZ loop
+tail:
+	ANDQ $7, CX
+	JZ done
+tloop:
+	VMOVSS (DI), X1
+	VADDSS (SI), X1, X1
+	VMOVSS X1, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ tloop
+done:
+	VZEROUPPER
+	RET
+
+// func scaleF32(x *float32, s float32, n int)
+TEXT ·scaleF32(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), DI
+	VBROADCASTSS s+8(FP), Y0
+	MOVQ n+16(FP), CX
+	MOVQ CX, BX
+	SHRQ $3, BX
+	JZ tail
+loop:
+	VMULPS (DI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, DI
+	DECQ BX
+	JNZ loop
+tail:
+	ANDQ $7, CX
+	JZ done
+tloop:
+	VMULSS (DI), X0, X1
+	VMOVSS X1, (DI)
+	ADDQ $4, DI
+	DECQ CX
+	JNZ tloop
+done:
+	VZEROUPPER
+	RET

@@ -169,6 +169,25 @@ func checkVec(t *testing.T, lv tensor.Level, ref, v *tensor.VecKernels, r *rand.
 	ref.MadF16(b, p, k)
 	cmp("MadF16", a, b)
 
+	// Element-wise arithmetic (RMS norm's scaling, residual adds).
+	w := vecValues(r, n)
+	sc := float32(r.NormFloat64())
+	a, b = make([]float32, n), make([]float32, n)
+	v.ScaleMul(a, x, sc, w)
+	ref.ScaleMul(b, x, sc, w)
+	cmp("ScaleMul", a, b)
+	a, b = slices.Clone(x), slices.Clone(x)
+	v.ScaleMul(a, a, sc, w) // in place
+	ref.ScaleMul(b, b, sc, w)
+	cmp("ScaleMul in place", a, b)
+	a, b = slices.Clone(x), slices.Clone(x)
+	v.Add(a, w)
+	ref.Add(b, w)
+	cmp("Add", a, b)
+	v.Scale(a, sc)
+	ref.Scale(b, sc)
+	cmp("Scale", a, b)
+
 	// RoPE over n/2 pairs.
 	hn := n / 2
 	c, s := make([]float32, hn), make([]float32, hn)
