@@ -11,11 +11,13 @@
 // others take the rest of its share, and a worker that has not started by
 // the time the work is gone is not waited for at all.
 //
-// When workers keep being descheduled in the middle of a chunk (another
-// process competes for the cores), every loop ends up waiting for one of
-// them; the pool then runs loops on the calling goroutine alone for a
-// while, which is what one core can do, instead of stalling, and tries
-// its workers again later.
+// When another process competes for the cores, workers get descheduled in
+// the middle of their chunks and loops end up waiting for them, so that
+// two threads can be slower than one. The pool therefore measures, now and
+// then, loops run with its workers against loops run by the caller alone
+// (picked at random among the same stream of loops, so both see the same
+// mix of work and the same load) and keeps whichever is faster until the
+// next measurement.
 //
 // Idle workers spin for a short, bounded time waiting for the next loop
 // (forward passes issue hundreds of loops per token, microseconds apart)
@@ -33,17 +35,24 @@ import (
 // chunks, polls before blocking.
 const spinFor = 100 * time.Microsecond
 
-// Contention handling: a loop whose caller waits longer than lateWait for
-// workers still inside a chunk is late. When, over at least lateWindow,
-// the caller spent more than a quarter of the time waiting in late loops,
-// the pool runs loops alone for soloMin (doubled, up to soloMax, each time
-// contention is found again soon after).
-const (
-	lateWait   = 300 * time.Microsecond
-	lateWindow = 20 * time.Millisecond
-	soloMin    = 50 * time.Millisecond
-	soloMax    = 2 * time.Second
+// Mode selection: every so often (probeEvery, doubled while the choice
+// stays the same, up to probeMax) the next probeLoops loops, or those of
+// the next probeDur, run in the other mode than the current one at random,
+// one in four. Loops are grouped by size (a forward pass
+// repeats the same few loop sizes), and running alone is chosen when the
+// mix of loops seen would take at least soloGain times longer with the
+// workers, each size's average time in each mode weighted by how often it
+// came; going back to the workers likewise needs them soloGain times
+// faster.
+var (
+	probeLoops = 1024
+	probeDur   = 50 * time.Millisecond
+	probeFirst = 200 * time.Millisecond
+	probeEvery = 500 * time.Millisecond
+	probeMax   = 8 * time.Second
 )
+
+const soloGain = 1.1
 
 // Pool is a fixed set of workers. Its For method splits a range of work
 // items into chunks, runs them on the workers and the calling goroutine,
@@ -71,12 +80,22 @@ type Pool struct {
 	closed  atomic.Bool
 	wg      sync.WaitGroup
 
-	// Contention tracking (caller only, under mu).
-	winStart  time.Time     // start of the window late waits are summed over
-	waitSum   time.Duration // time spent in late waits since winStart
-	soloUntil time.Time     // running alone until then (zero: not)
-	soloEnded time.Time     // when the last solo period ended
-	soloNext  time.Duration // length of the next solo period
+	// Mode selection (caller only, under mu).
+	solo       bool          // loops run on the caller alone
+	nextProbe  time.Time     // when to measure again (zero: not started)
+	probeFor   time.Duration // the wait before the next measurement
+	probeLeft  int           // loops left in the measurement under way
+	probeEnd   time.Time     // when the measurement under way ends at the latest
+	probe      [64]probeSlot // per loop size: time and count in each mode
+	rng        uint64
+}
+
+// probeSlot holds the measurements of loops of one size (n items, the
+// slot's key) in each mode: 0 with the workers, 1 alone.
+type probeSlot struct {
+	n     int
+	time  [2]time.Duration
+	count [2]int
 }
 
 const (
@@ -183,7 +202,7 @@ func New(n int) *Pool {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	p := &Pool{n: n, done: newWakeup(), shares: make([]share, n), soloNext: soloMin}
+	p := &Pool{n: n, done: newWakeup(), shares: make([]share, n), probeFor: probeEvery, rng: 0x9e3779b97f4a7c15}
 	p.allDone = func() bool { return p.state.Load()&activeMask == 0 }
 	for i := 1; i < n; i++ {
 		w := &worker{id: i, wake: newWakeup()}
@@ -259,8 +278,8 @@ func (p *Pool) work(id int) {
 // dynamically; worker, below Size(), identifies the goroutine running the
 // chunk, so callers can give each worker its own scratch memory. Each
 // worker starts with a contiguous share of the chunks. A loop of a single
-// chunk runs on the caller alone, and so do all loops for a while after
-// the workers were found to be descheduled repeatedly.
+// chunk runs on the caller alone, and so do all loops while running alone
+// measured faster (see the package comment).
 func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	if n <= 0 {
 		return
@@ -274,13 +293,48 @@ func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.soloUntil.IsZero() {
-		if time.Now().Before(p.soloUntil) {
-			fn(0, 0, n)
-			return
-		}
-		p.soloEnded, p.soloUntil = p.soloUntil, time.Time{}
+	start := time.Now()
+	solo := p.solo
+	switch {
+	case p.probeLeft > 0:
+		p.rng ^= p.rng << 13
+		p.rng ^= p.rng >> 7
+		p.rng ^= p.rng << 17
+		solo = p.solo != (p.rng&3 == 0)
+	case p.nextProbe.IsZero():
+		p.nextProbe = start.Add(probeFirst)
+	case start.After(p.nextProbe):
+		p.probeLeft, p.probe, p.probeEnd = probeLoops, [64]probeSlot{}, start.Add(probeDur)
 	}
+	if solo {
+		fn(0, 0, n)
+	} else {
+		p.parallel(n, grain, fn)
+	}
+	if p.probeLeft > 0 {
+		m := 0
+		if solo {
+			m = 1
+		}
+		// Open addressing by n; a full table drops the sample.
+		for i, k := 0, uint(uint32(n)*0x9e3779b1>>26); i < len(p.probe); i, k = i+1, (k+1)%uint(len(p.probe)) {
+			sl := &p.probe[k]
+			if sl.n == n || sl.count == [2]int{} {
+				sl.n = n
+				sl.time[m] += time.Since(start)
+				sl.count[m]++
+				break
+			}
+		}
+		if p.probeLeft--; p.probeLeft == 0 || start.After(p.probeEnd) {
+			p.probeLeft = 0
+			p.choose(start)
+		}
+	}
+}
+
+// parallel runs one loop on the workers and the caller.
+func (p *Pool) parallel(n, grain int, fn func(worker, lo, hi int)) {
 	p.fn, p.total, p.chunk = fn, n, grain
 	chunks := (n + grain - 1) / grain
 	for i := range p.shares {
@@ -295,36 +349,39 @@ func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 	// No chunk is left to take: close the loop to latecomers and wait for
 	// the workers inside it.
 	if s := p.state.Add(closedBit); s&activeMask != 0 {
-		start := time.Now()
 		p.done.wait(p.allDone)
-		if wait := time.Since(start); wait > lateWait {
-			p.late(start, wait)
-		}
 	}
 	p.fn = nil
 }
 
-// late records a loop whose caller waited from start for wait on workers
-// descheduled inside a chunk, and switches to running loops alone when such
-// waits took more than a quarter of the time over the last window.
-func (p *Pool) late(start time.Time, wait time.Duration) {
-	now := start.Add(wait)
-	if p.winStart.IsZero() || now.Sub(p.winStart) > 4*lateWindow {
-		p.winStart, p.waitSum = start, 0 // no recent late loop: a new window
-	}
-	p.waitSum += wait
-	el := now.Sub(p.winStart)
-	if el < lateWindow {
-		return
-	}
-	if 4*p.waitSum > el {
-		if now.Sub(p.soloEnded) > 4*p.soloNext {
-			p.soloNext = soloMin // contention went away for a while
+// choose ends a measurement: it keeps running alone or with the workers,
+// whichever had the shorter loops, and schedules the next measurement,
+// later when the choice did not change.
+func (p *Pool) choose(now time.Time) {
+	var par, alone float64
+	for _, sl := range p.probe {
+		if sl.count[0] > 0 && sl.count[1] > 0 {
+			w := float64(sl.count[0] + sl.count[1])
+			par += w * sl.time[0].Seconds() / float64(sl.count[0])
+			alone += w * sl.time[1].Seconds() / float64(sl.count[1])
 		}
-		p.soloUntil = now.Add(p.soloNext)
-		p.soloNext = min(2*p.soloNext, soloMax)
 	}
-	p.winStart, p.waitSum = now, 0
+	solo := p.solo
+	if par > 0 && alone > 0 {
+		switch {
+		case alone*soloGain < par:
+			solo = true
+		case par*soloGain < alone:
+			solo = false
+		}
+	}
+	if solo == p.solo {
+		p.probeFor = min(2*p.probeFor, probeMax)
+	} else {
+		p.probeFor = probeEvery
+	}
+	p.solo = solo
+	p.nextProbe = now.Add(p.probeFor)
 }
 
 // Chunks is a helper for callers choosing a grain: it returns a chunk size

@@ -100,46 +100,57 @@ func TestForWithStalledWorker(t *testing.T) {
 }
 
 // TestForRunsAloneUnderContention simulates a worker that keeps being
-// descheduled in the middle of its chunks: after a few loops that wait for
-// it, the pool runs loops on the caller alone (one call covering the whole
-// range), and once that period is over it uses its workers again.
+// descheduled in the middle of its chunks: the pool's measurement finds
+// loops faster on the caller alone (one call covering the whole range) and
+// switches to that; when the worker is fast again, a later measurement
+// brings it back.
 func TestForRunsAloneUnderContention(t *testing.T) {
+	defer func(l int, f, e time.Duration) { probeLoops, probeFirst, probeEvery = l, f, e }(probeLoops, probeFirst, probeEvery)
+	probeLoops, probeFirst, probeEvery = 40, time.Millisecond, 20*time.Millisecond
 	p := New(2)
 	defer p.Close()
-	stall := func(w, lo, hi int) {
-		if w == 1 {
-			time.Sleep(5 * time.Millisecond)
-		} else {
-			for start := time.Now(); time.Since(start) < 20*time.Microsecond; {
-			}
+	var stalling atomic.Bool
+	stalling.Store(true)
+	busy := func(d time.Duration) {
+		for start := time.Now(); time.Since(start) < d; {
 		}
 	}
-	solo := false
-	for i := 0; i < 40 && !solo; i++ {
-		var calls, worker1 atomic.Int32
+	var calls, worker1 atomic.Int32
+	loop := func() {
+		calls.Store(0)
+		worker1.Store(0)
 		p.For(64, 1, func(w, lo, hi int) {
 			calls.Add(1)
 			if w == 1 {
 				worker1.Add(1)
+				if stalling.Load() {
+					time.Sleep(3 * time.Millisecond)
+					return
+				}
 			}
-			stall(w, lo, hi)
-		})
-		solo = calls.Load() == 1 && worker1.Load() == 0
-	}
-	if !solo {
-		t.Fatalf("the pool never ran loops alone while a worker stalled every loop")
-	}
-	time.Sleep(soloMin + 20*time.Millisecond)
-	var used atomic.Bool
-	for i := 0; i < 200 && !used.Load(); i++ {
-		p.For(64, 1, func(w, lo, hi int) {
-			if w == 1 {
-				used.Store(true)
-			}
-			time.Sleep(10 * time.Microsecond)
+			busy(10 * time.Microsecond)
 		})
 	}
-	if !used.Load() {
-		t.Errorf("after the solo period the pool did not use its worker again")
+	alone := func() bool { return calls.Load() == 1 && worker1.Load() == 0 }
+	deadline := time.Now().Add(5 * time.Second)
+	for run := 0; ; run++ {
+		loop()
+		if !alone() {
+			run = 0
+		}
+		if run == 20 { // twenty loops in a row alone: switched
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool kept using a worker that stalls every loop")
+		}
+	}
+	stalling.Store(false)
+	for used := false; !used; {
+		loop()
+		used = worker1.Load() > 0
+		if !used && time.Now().After(deadline.Add(5*time.Second)) {
+			t.Fatalf("the pool did not use its worker again once it was fast")
+		}
 	}
 }
