@@ -81,13 +81,13 @@ type Pool struct {
 	wg      sync.WaitGroup
 
 	// Mode selection (caller only, under mu).
-	solo       bool          // loops run on the caller alone
-	nextProbe  time.Time     // when to measure again (zero: not started)
-	probeFor   time.Duration // the wait before the next measurement
-	probeLeft  int           // loops left in the measurement under way
-	probeEnd   time.Time     // when the measurement under way ends at the latest
-	probe      [64]probeSlot // per loop size: time and count in each mode
-	rng        uint64
+	solo      bool          // loops run on the caller alone
+	nextProbe time.Time     // when to measure again (zero: not started)
+	probeFor  time.Duration // the wait before the next measurement
+	probeLeft int           // loops left in the measurement under way
+	probeEnd  time.Time     // when the measurement under way ends at the latest
+	probe     [64]probeSlot // per loop size: time and count in each mode
+	rng       uint64
 }
 
 // probeSlot holds the measurements of loops of one size (n items, the
