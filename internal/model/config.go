@@ -72,6 +72,11 @@ type Config struct {
 	SlidingWindow int
 	SlidingLayer  func(layer int) bool `json:"-"`
 	LocalRopeBase float64
+
+	// Pooling is the file's <arch>.pooling_type: a decoder that declares
+	// one (e.g. Qwen3-Embedding, last-token pooling) also serves
+	// embeddings. PoolNone for ordinary generative models.
+	Pooling Pooling
 }
 
 func (c *Config) String() string {
@@ -218,6 +223,15 @@ func readConfig(f *gguf.File) (*Config, error) {
 		}
 	default:
 		return nil, fmt.Errorf("unsupported rope scaling type %q", scaling)
+	}
+
+	if p, ok := f.Uint(arch + ".pooling_type"); ok {
+		switch Pooling(p) {
+		case PoolNone, PoolMean, PoolCLS, PoolLast:
+			c.Pooling = Pooling(p)
+		default:
+			return nil, fmt.Errorf("unsupported %s.pooling_type %d", arch, p)
+		}
 	}
 
 	c.AttnScale = float32(1 / math.Sqrt(float64(c.HeadDim)))

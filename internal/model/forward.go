@@ -128,6 +128,9 @@ func (m *Model) NewWorkspace(batch, maxLogits int) (*Workspace, error) {
 // Batch is the most tokens one forward pass of this workspace takes.
 func (w *Workspace) Batch() int { return w.batch }
 
+// MaxLogits is the most rows of one pass that may ask for logits.
+func (w *Workspace) MaxLogits() int { return w.maxLogits }
+
 // Forward evaluates the batch: it appends each token to its sequence's KV
 // cache and returns, in batch order, the logits after each token whose
 // Logits flag is set. The returned slices belong to the workspace and are
@@ -225,6 +228,15 @@ func (w *Workspace) Forward(b *Batch) ([][]float32, error) {
 		}
 	}
 	return w.out, nil
+}
+
+// Hidden returns the final hidden state (after the output norm) of the
+// i-th row that asked for logits in the last Forward, in batch order: the
+// per-token output that pooled embeddings are made of. It belongs to the
+// workspace and is overwritten by the next pass.
+func (w *Workspace) Hidden(i int) []float32 {
+	E := w.m.NEmbd
+	return w.outX[i*E : (i+1)*E]
 }
 
 // forward runs the batch through every layer. As llama.cpp does, the last

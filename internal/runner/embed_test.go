@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
+	"path/filepath"
 	"testing"
+
+	"github.com/golem-llm/golem/internal/gguf"
+	"github.com/golem-llm/golem/internal/model"
+	"github.com/golem-llm/golem/internal/testutil"
 )
 
 func TestEmbed(t *testing.T) {
@@ -64,4 +69,82 @@ func TestEmbed(t *testing.T) {
 	if _, err := gr.Embed(context.Background(), inputs, true, 0); !errors.Is(err, ErrNoEmbed) {
 		t.Errorf("embeddings from a generative model: %v", err)
 	}
+}
+
+// TestDecoderEmbed gives a generative model a pooling type (last token, as
+// Qwen3-Embedding declares) and checks its embedding is the direction of
+// the final hidden state: the output projection of the embedding must be
+// parallel to the logits a session computes for the same tokens.
+func TestDecoderEmbed(t *testing.T) {
+	src := testutil.Shared(t, "testdata", "models", "synthetic", "syn-qwen3-256-F32.gguf")
+	f, err := gguf.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvs := append(append([]gguf.KV{}, f.KVs...), gguf.KV{Key: "qwen3.pooling_type", Value: uint32(model.PoolLast)})
+	var tensors []gguf.WriteTensor
+	for _, ti := range f.Tensors {
+		tensors = append(tensors, gguf.WriteTensor{Name: ti.Name, Dims: ti.Dims, Type: ti.Type, Data: ti.Data})
+	}
+	path := filepath.Join(t.TempDir(), "qwen3-embedding.gguf")
+	if err := gguf.WriteFile(path, kvs, tensors); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	l, err := LoadFile(path, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.Model.Pooling != model.PoolLast {
+		t.Fatalf("pooling %v", l.Model.Pooling)
+	}
+	r, err := NewRunner(l, Config{NumParallel: 1, NumCtx: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	inputs := []string{"Once upon a time", "The quick brown fox"}
+	res, err := r.Embed(context.Background(), inputs, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range inputs {
+		ids := l.Tokenizer.Encode(text, true, true)
+		s, err := l.Model.NewSession(128)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits, err := s.Eval(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emb := res.Embeddings[i]
+		row := make([]float32, l.Model.NEmbd)
+		var dotp, na, nb float64
+		for v := range logits {
+			w := l.Model.Output.Row(v, row)
+			var p float64
+			for k := range emb {
+				p += float64(w[k]) * float64(emb[k])
+			}
+			dotp += p * float64(logits[v])
+			na += p * p
+			nb += float64(logits[v]) * float64(logits[v])
+		}
+		if cos := dotp / math.Sqrt(na*nb); cos < 0.99999 {
+			t.Errorf("%q: output projection of the embedding has cosine %.7f with the logits", text, cos)
+		}
+	}
+	if math.Abs(norm32(res.Embeddings[0])-1) > 1e-5 {
+		t.Errorf("embedding not normalised")
+	}
+}
+
+func norm32(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
 }
