@@ -36,20 +36,22 @@ import (
 const spinFor = 100 * time.Microsecond
 
 // Mode selection: every so often (probeEvery, doubled while the choice
-// stays the same, up to probeMax) the next probeLoops loops, or those of
-// the next probeDur, run in the other mode than the current one at random,
-// one in four. Loops are grouped by size (a forward pass
+// stays the same, up to probeMax) loops run in the other mode than the
+// current one at random, one in four, until probeSamples loops of each mode
+// have been timed among the sizes seen in both (at most probeLoops loops or
+// probeDur; without enough samples the mode stays). Loops are grouped by size (a forward pass
 // repeats the same few loop sizes), and running alone is chosen when the
 // mix of loops seen would take at least soloGain times longer with the
 // workers, each size's average time in each mode weighted by how often it
 // came; going back to the workers likewise needs them soloGain times
 // faster.
 var (
-	probeLoops = 1024
-	probeDur   = 50 * time.Millisecond
-	probeFirst = 200 * time.Millisecond
-	probeEvery = 500 * time.Millisecond
-	probeMax   = 8 * time.Second
+	probeSamples = 48
+	probeLoops   = 4096
+	probeDur     = time.Second
+	probeFirst   = 200 * time.Millisecond
+	probeEvery   = 500 * time.Millisecond
+	probeMax     = 8 * time.Second
 )
 
 const soloGain = 1.1
@@ -326,7 +328,7 @@ func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 				break
 			}
 		}
-		if p.probeLeft--; p.probeLeft == 0 || start.After(p.probeEnd) {
+		if p.probeLeft--; p.probeLeft == 0 || start.After(p.probeEnd) || p.sampled() {
 			p.probeLeft = 0
 			p.choose(start)
 		}
@@ -354,20 +356,35 @@ func (p *Pool) parallel(n, grain int, fn func(worker, lo, hi int)) {
 	p.fn = nil
 }
 
+// matched returns the time and count of each mode over the loop sizes
+// measured in both modes.
+func (p *Pool) matched() (t [2]float64, c [2]int) {
+	for _, sl := range p.probe {
+		if sl.count[0] > 0 && sl.count[1] > 0 {
+			w := float64(sl.count[0] + sl.count[1])
+			for m := range t {
+				t[m] += w * sl.time[m].Seconds() / float64(sl.count[m])
+				c[m] += sl.count[m]
+			}
+		}
+	}
+	return t, c
+}
+
+// sampled reports whether the measurement has enough loops of each mode.
+func (p *Pool) sampled() bool {
+	_, c := p.matched()
+	return c[0] >= probeSamples && c[1] >= probeSamples
+}
+
 // choose ends a measurement: it keeps running alone or with the workers,
 // whichever had the shorter loops, and schedules the next measurement,
 // later when the choice did not change.
 func (p *Pool) choose(now time.Time) {
-	var par, alone float64
-	for _, sl := range p.probe {
-		if sl.count[0] > 0 && sl.count[1] > 0 {
-			w := float64(sl.count[0] + sl.count[1])
-			par += w * sl.time[0].Seconds() / float64(sl.count[0])
-			alone += w * sl.time[1].Seconds() / float64(sl.count[1])
-		}
-	}
+	t, c := p.matched()
+	par, alone := t[0], t[1]
 	solo := p.solo
-	if par > 0 && alone > 0 {
+	if c[0] >= probeSamples && c[1] >= probeSamples {
 		switch {
 		case alone*soloGain < par:
 			solo = true

@@ -105,8 +105,8 @@ func TestForWithStalledWorker(t *testing.T) {
 // switches to that; when the worker is fast again, a later measurement
 // brings it back.
 func TestForRunsAloneUnderContention(t *testing.T) {
-	defer func(l int, f, e time.Duration) { probeLoops, probeFirst, probeEvery = l, f, e }(probeLoops, probeFirst, probeEvery)
-	probeLoops, probeFirst, probeEvery = 40, time.Millisecond, 20*time.Millisecond
+	defer func(l int, f, e time.Duration) { probeSamples, probeFirst, probeEvery = l, f, e }(probeSamples, probeFirst, probeEvery)
+	probeSamples, probeFirst, probeEvery = 4, time.Millisecond, 20*time.Millisecond
 	p := New(2)
 	defer p.Close()
 	var stalling atomic.Bool
