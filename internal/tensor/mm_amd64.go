@@ -12,14 +12,19 @@ import (
 type (
 	rows1Fn func(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, dst unsafe.Pointer)
 	rows4Fn func(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
+	// tileFn multiplies rows weight rows (a multiple of four) by cols
+	// activation rows, 1 <= cols <= 4 (see mmt_amd64.s).
+	tileFn func(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 )
 
 // asmKernel is one product order of one type: kernels for one, four and
-// eight activation rows at a time (r8 may be nil).
+// eight activation rows at a time (r8 may be nil), and t4, when not nil,
+// for every group of two to four activation rows in place of r8 and r4.
 type asmKernel struct {
 	r1 rows1Fn
 	r4 rows4Fn
 	r8 rows4Fn
+	t4 tileFn
 }
 
 // asmMulMat builds a MulMat from the kernels pick returns for an order
@@ -51,6 +56,23 @@ func asmMulMat(t Type, pick func(Order, int) (asmKernel, bool)) func(int, []byte
 		nb := n / bs
 		wp := unsafe.Pointer(&w[0])
 		c := 0
+		if k.t4 != nil {
+			// Groups of up to four columns (two or three cost as much as
+			// four), the rows past a multiple of four one column at a time.
+			r4 := rows &^ 3
+			for ; c+1 < cols; c += 4 {
+				kc := min(4, cols-c)
+				xp, dp := unsafe.Pointer(&x[c*xStride]), unsafe.Pointer(&dst[c*dstStride])
+				if r4 > 0 {
+					k.t4(nb, wp, wStride, r4, xp, xStride, kc, dp, 4*dstStride)
+				}
+				if r4 < rows {
+					for i := c; i < c+kc; i++ {
+						k.r1(nb, unsafe.Pointer(&w[r4*wStride]), wStride, rows-r4, unsafe.Pointer(&x[i*xStride]), unsafe.Pointer(&dst[i*dstStride+r4]))
+					}
+				}
+			}
+		}
 		if k.r8 != nil {
 			for ; c+8 <= cols; c += 8 {
 				k.r8(nb, wp, wStride, rows, unsafe.Pointer(&x[c*xStride]), xStride, unsafe.Pointer(&dst[c*dstStride]), 4*dstStride)

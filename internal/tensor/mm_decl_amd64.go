@@ -199,6 +199,9 @@ func bf16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xs
 //go:noescape
 func bf16gRows4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
 
+//go:noescape
+func q8_0Tile4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
 var avx2Ints = intKernels{
 	q80:  asmKernel{r1: q8_0Rows1, r4: q8_0Rows4},
 	q40:  asmKernel{r1: q4_0Rows1, r4: q4_0Rows4},
@@ -216,7 +219,7 @@ var avx2Ints = intKernels{
 }
 
 var vnniInts = intKernels{
-	q80:  asmKernel{r1: q8_0Rows1V, r4: q8_0Rows4V},
+	q80:  asmKernel{r1: q8_0Rows1V, r4: q8_0Rows4V, t4: q8_0Tile4V},
 	q40:  asmKernel{r1: q4_0Rows1V, r4: q4_0Rows4V},
 	q50:  asmKernel{r1: q5_0Rows1V, r4: q5_0Rows4V},
 	q41:  asmKernel{r1: q4_1Rows1V, r4: q4_1Rows4V},
