@@ -133,19 +133,24 @@ func registerMulMat(t *[maxType]*Kernels, k *intKernels, wide bool) {
 	set(Q3_K, fixed(k.q3K))
 	set(Q2_K, fixed(k.q2K))
 	// Float rows: tinyBLAS's order for batches of rows whose length is a
-	// multiple of 8, ggml_vec_dot's order otherwise.
-	float := func(vec, g1 rows1Fn, g4, g4v rows4Fn) func(Order, int) (asmKernel, bool) {
+	// multiple of 8, ggml_vec_dot's order otherwise (single rows, and the
+	// rows of several sequences decoded together: by four when the length
+	// is a multiple of 32).
+	float := func(vec, g1 rows1Fn, g4, g4v rows4Fn, t4, t4v tileFn) func(Order, int) (asmKernel, bool) {
 		if wide {
-			g4 = g4v
+			g4, t4 = g4v, t4v
 		}
 		return func(o Order, n int) (asmKernel, bool) {
-			if o&Batch != 0 && n%8 == 0 {
+			switch {
+			case o&Batch != 0 && n%8 == 0:
 				return asmKernel{r1: g1, r4: g4}, true
+			case n%32 == 0:
+				return asmKernel{r1: vec, t4: t4}, true
 			}
 			return asmKernel{r1: vec}, true
 		}
 	}
-	set(F32, float(f32Rows1, f32gRows1, f32gRows4, f32gRows4V))
-	set(F16, float(f16Rows1, f16gRows1, f16gRows4, f16gRows4V))
-	set(BF16, float(bf16Rows1, bf16gRows1, bf16gRows4, bf16gRows4V))
+	set(F32, float(f32Rows1, f32gRows1, f32gRows4, f32gRows4V, f32Tile4, f32Tile4V))
+	set(F16, float(f16Rows1, f16gRows1, f16gRows4, f16gRows4V, f16Tile4, f16Tile4V))
+	set(BF16, float(bf16Rows1, bf16gRows1, bf16gRows4, bf16gRows4V, bf16Tile4, bf16Tile4V))
 }

@@ -202,6 +202,24 @@ func bf16gRows4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, x
 //go:noescape
 func q8_0Tile4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 
+//go:noescape
+func f32Tile4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func f32Tile4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func f16Tile4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func f16Tile4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func bf16Tile4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
+func bf16Tile4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
 var avx2Ints = intKernels{
 	q80:  asmKernel{r1: q8_0Rows1, r4: q8_0Rows4},
 	q40:  asmKernel{r1: q4_0Rows1, r4: q4_0Rows4},
