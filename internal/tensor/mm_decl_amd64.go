@@ -200,6 +200,9 @@ func bf16gRows4(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xs
 func bf16gRows4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride int, dst unsafe.Pointer, dststride int)
 
 //go:noescape
+func q4_KiTile4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
 func q8_0Tile4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 
 //go:noescape
@@ -244,7 +247,7 @@ var vnniInts = intKernels{
 	q51:  asmKernel{r1: q5_1Rows1V, r4: q5_1Rows4V},
 	q40i: asmKernel{r1: q4_0iRows1V, r4: q4_0iRows4V},
 	q4K:  asmKernel{r1: q4_KRows1V, r4: q4_KRows4V},
-	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V},
+	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V, t4: q4_KiTile4V},
 	q4Kg: asmKernel{r1: q4_KgRows1V, r4: q4_KgRows4V},
 	q6K:  asmKernel{r1: q6_KRows1V, r4: q6_KRows4V},
 	q5K:  asmKernel{r1: q5_KRows1V, r4: q5_KRows4V},

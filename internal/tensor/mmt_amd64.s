@@ -233,3 +233,303 @@ block:
 done:
 	VZEROUPPER
 	RET
+
+// ---- Q4_K (interleaved order) by Q8_K ----
+
+// q4knib masks the low nibble of every byte.
+DATA q4knib<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA q4knib<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA q4knib<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA q4knib<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL q4knib<>(SB), RODATA|NOPTR, $32
+
+// q4kdd spreads [d, dmin] of a super-block over [d ×4 | dmin ×4].
+DATA q4kdd<>+0(SB)/8, $0
+DATA q4kdd<>+8(SB)/8, $0
+DATA q4kdd<>+16(SB)/8, $0x0000000100000001
+DATA q4kdd<>+24(SB)/8, $0x0000000100000001
+GLOBL q4kdd<>(SB), RODATA|NOPTR, $32
+
+// q4kmm orders [m0x m0y m2x m2y | m1x m1y m3x m3y] as [m0x m1x m2x m3x |
+// m0y m1y m2y m3y].
+DATA q4kmm<>+0(SB)/8, $0x0000000400000000
+DATA q4kmm<>+8(SB)/8, $0x0000000600000002
+DATA q4kmm<>+16(SB)/8, $0x0000000500000001
+DATA q4kmm<>+24(SB)/8, $0x0000000700000003
+GLOBL q4kmm<>(SB), RODATA|NOPTR, $32
+
+// q4kbc+32j spreads the int16 scale j over every word of a vector.
+DATA q4kbc<>+0(SB)/8, $0x0100010001000100
+DATA q4kbc<>+8(SB)/8, $0x0100010001000100
+DATA q4kbc<>+16(SB)/8, $0x0100010001000100
+DATA q4kbc<>+24(SB)/8, $0x0100010001000100
+DATA q4kbc<>+32(SB)/8, $0x0302030203020302
+DATA q4kbc<>+40(SB)/8, $0x0302030203020302
+DATA q4kbc<>+48(SB)/8, $0x0302030203020302
+DATA q4kbc<>+56(SB)/8, $0x0302030203020302
+DATA q4kbc<>+64(SB)/8, $0x0504050405040504
+DATA q4kbc<>+72(SB)/8, $0x0504050405040504
+DATA q4kbc<>+80(SB)/8, $0x0504050405040504
+DATA q4kbc<>+88(SB)/8, $0x0504050405040504
+DATA q4kbc<>+96(SB)/8, $0x0706070607060706
+DATA q4kbc<>+104(SB)/8, $0x0706070607060706
+DATA q4kbc<>+112(SB)/8, $0x0706070607060706
+DATA q4kbc<>+120(SB)/8, $0x0706070607060706
+DATA q4kbc<>+128(SB)/8, $0x0908090809080908
+DATA q4kbc<>+136(SB)/8, $0x0908090809080908
+DATA q4kbc<>+144(SB)/8, $0x0908090809080908
+DATA q4kbc<>+152(SB)/8, $0x0908090809080908
+DATA q4kbc<>+160(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kbc<>+168(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kbc<>+176(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kbc<>+184(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kbc<>+192(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kbc<>+200(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kbc<>+208(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kbc<>+216(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kbc<>+224(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kbc<>+232(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kbc<>+240(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kbc<>+248(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL q4kbc<>(SB), RODATA|NOPTR, $256
+
+// Q4KT_SCALES unpacks the 6-bit scales and mins of the Q4_K super-block at
+// R8 (ggml's get_scale_min_k4): the eight scales as int16 spread over
+// Y24..Y31, the eight mins as int16 in both halves of Y6. Uses AX, BX, DX,
+// R11, R13, Y4.
+#define Q4KT_SCALES \
+	MOVL 4(R8), AX; \
+	MOVL 8(R8), BX; \
+	MOVL 12(R8), DX; \
+	MOVL DX, R11; \
+	SHRL $4, R11; \
+	ANDL $0x0f0f0f0f, R11; \
+	MOVL BX, R13; \
+	SHRL $6, R13; \
+	ANDL $0x03030303, R13; \
+	SHLL $4, R13; \
+	ORL R13, R11; \
+	ANDL $0x3f3f3f3f, BX; \
+	SHLQ $32, R11; \
+	ORQ BX, R11; \
+	ANDL $0x0f0f0f0f, DX; \
+	MOVL AX, R13; \
+	SHRL $6, R13; \
+	ANDL $0x03030303, R13; \
+	SHLL $4, R13; \
+	ORL R13, DX; \
+	ANDL $0x3f3f3f3f, AX; \
+	SHLQ $32, DX; \
+	ORQ AX, DX; \
+	MOVQ DX, X4; \
+	VPMOVZXBW X4, X4; \
+	VINSERTI128 $1, X4, Y4, Y4; \
+	VPSHUFB q4kbc<>+0(SB), Y4, Y24; \
+	VPSHUFB q4kbc<>+32(SB), Y4, Y25; \
+	VPSHUFB q4kbc<>+64(SB), Y4, Y26; \
+	VPSHUFB q4kbc<>+96(SB), Y4, Y27; \
+	VPSHUFB q4kbc<>+128(SB), Y4, Y28; \
+	VPSHUFB q4kbc<>+160(SB), Y4, Y29; \
+	VPSHUFB q4kbc<>+192(SB), Y4, Y30; \
+	VPSHUFB q4kbc<>+224(SB), Y4, Y31; \
+	MOVQ R11, X6; \
+	VPMOVZXBW X6, X6; \
+	VINSERTI128 $1, X6, Y6, Y6
+
+// Q4KT_REDUCE sums the int32 lanes of Y0..Y3 (products of four activation
+// rows) and of the min products Y7 = [m0 | m1], Y8 = [m2 | m3] (four lanes
+// each) into Y9 = [s0 s1 s2 s3 | m0 m1 m2 m3]. Integer sums are exact, so
+// any order gives ggml's values. Uses Y4, Y5.
+#define Q4KT_REDUCE \
+	VPUNPCKLDQ Y1, Y0, Y4; \
+	VPUNPCKHDQ Y1, Y0, Y5; \
+	VPADDD Y5, Y4, Y0; \
+	VPUNPCKLDQ Y3, Y2, Y4; \
+	VPUNPCKHDQ Y3, Y2, Y5; \
+	VPADDD Y5, Y4, Y1; \
+	VPUNPCKLQDQ Y1, Y0, Y4; \
+	VPUNPCKHQDQ Y1, Y0, Y5; \
+	VPADDD Y5, Y4, Y0; \
+	VPUNPCKLQDQ Y8, Y7, Y4; \
+	VPUNPCKHQDQ Y8, Y7, Y5; \
+	VPADDD Y5, Y4, Y4; \
+	VPERMD Y4, Y14, Y4; \
+	VPERM2I128 $0x20, Y4, Y0, Y5; \
+	VPERM2I128 $0x31, Y4, Y0, Y9; \
+	VPADDD Y5, Y9, Y9
+
+
+// q4_KiTile4V multiplies rows Q4_K weight rows by cols (1..4) Q8_K
+// activation rows in ggml's interleaved order (gemv: each super-block's
+// integer sums whole, then one FMA for the scaled products and one for the
+// mins per activation row). Per weight row and super-block, the levels are
+// unpacked and the scales spread once for the four activation rows; the
+// four rows' lane sums and min products are then reduced together into
+// one vector [s0..s3 | m0..m3] converted and added with one FMA.
+// Frame: dst column offsets (0, 8, 16), dst (24), rows left (32), the
+// column-2 offset of x (40).
+TEXT ·q4_KiTile4V(SB), NOSPLIT, $48-72
+	MOVQ dst+56(FP), DI
+	MOVQ DI, 24(SP)
+	MOVQ rows+24(FP), AX
+	MOVQ AX, 32(SP)
+	MOVQ cols+48(FP), AX
+	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9)
+	MOVQ R12, 0(SP)
+	MOVQ R10, 8(SP)
+	MOVQ R14, 16(SP)
+	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9)
+	MOVQ R10, 40(SP)
+	VMOVDQU q4knib<>(SB), Y15
+	VMOVDQU q4kdd<>(SB), Y13
+	VMOVDQU q4kmm<>(SB), Y14
+	MOVQ w+8(FP), SI
+	MOVQ wstride+16(FP), DI
+	SHLQ $1, DI
+	CMPQ 32(SP), $0
+	JEQ done
+row:
+	MOVQ SI, R8
+	MOVQ x+32(FP), R9
+	MOVQ 40(SP), R10
+	ADDQ R9, R10
+	MOVQ nb+0(FP), CX
+	VXORPS Y12, Y12, Y12
+block:
+	PREFETCHT1 (R8)(DI*1)
+	PREFETCHT1 64(R8)(DI*1)
+	PREFETCHT1 128(R8)(DI*1)
+	Q4KT_SCALES
+	VMOVDQU 16(R8), Y5
+	VPANDD Y15, Y5, Y16
+	VPSRLW $4, Y5, Y5
+	VPANDD Y15, Y5, Y17
+	VMOVDQU 48(R8), Y5
+	VPANDD Y15, Y5, Y18
+	VPSRLW $4, Y5, Y5
+	VPANDD Y15, Y5, Y19
+	VMOVDQU 80(R8), Y5
+	VPANDD Y15, Y5, Y20
+	VPSRLW $4, Y5, Y5
+	VPANDD Y15, Y5, Y21
+	VMOVDQU 112(R8), Y5
+	VPANDD Y15, Y5, Y22
+	VPSRLW $4, Y5, Y5
+	VPANDD Y15, Y5, Y23
+	VPXOR Y0, Y0, Y0
+	VPMADDUBSW 4(R9), Y16, Y5
+	VPDPWSSD Y24, Y5, Y0
+	VPMADDUBSW 36(R9), Y17, Y5
+	VPDPWSSD Y25, Y5, Y0
+	VPMADDUBSW 68(R9), Y18, Y5
+	VPDPWSSD Y26, Y5, Y0
+	VPMADDUBSW 100(R9), Y19, Y5
+	VPDPWSSD Y27, Y5, Y0
+	VPMADDUBSW 132(R9), Y20, Y5
+	VPDPWSSD Y28, Y5, Y0
+	VPMADDUBSW 164(R9), Y21, Y5
+	VPDPWSSD Y29, Y5, Y0
+	VPMADDUBSW 196(R9), Y22, Y5
+	VPDPWSSD Y30, Y5, Y0
+	VPMADDUBSW 228(R9), Y23, Y5
+	VPDPWSSD Y31, Y5, Y0
+	VPXOR Y1, Y1, Y1
+	VPMADDUBSW 4(R9)(R12*1), Y16, Y5
+	VPDPWSSD Y24, Y5, Y1
+	VPMADDUBSW 36(R9)(R12*1), Y17, Y5
+	VPDPWSSD Y25, Y5, Y1
+	VPMADDUBSW 68(R9)(R12*1), Y18, Y5
+	VPDPWSSD Y26, Y5, Y1
+	VPMADDUBSW 100(R9)(R12*1), Y19, Y5
+	VPDPWSSD Y27, Y5, Y1
+	VPMADDUBSW 132(R9)(R12*1), Y20, Y5
+	VPDPWSSD Y28, Y5, Y1
+	VPMADDUBSW 164(R9)(R12*1), Y21, Y5
+	VPDPWSSD Y29, Y5, Y1
+	VPMADDUBSW 196(R9)(R12*1), Y22, Y5
+	VPDPWSSD Y30, Y5, Y1
+	VPMADDUBSW 228(R9)(R12*1), Y23, Y5
+	VPDPWSSD Y31, Y5, Y1
+	VPXOR Y2, Y2, Y2
+	VPMADDUBSW 4(R10), Y16, Y5
+	VPDPWSSD Y24, Y5, Y2
+	VPMADDUBSW 36(R10), Y17, Y5
+	VPDPWSSD Y25, Y5, Y2
+	VPMADDUBSW 68(R10), Y18, Y5
+	VPDPWSSD Y26, Y5, Y2
+	VPMADDUBSW 100(R10), Y19, Y5
+	VPDPWSSD Y27, Y5, Y2
+	VPMADDUBSW 132(R10), Y20, Y5
+	VPDPWSSD Y28, Y5, Y2
+	VPMADDUBSW 164(R10), Y21, Y5
+	VPDPWSSD Y29, Y5, Y2
+	VPMADDUBSW 196(R10), Y22, Y5
+	VPDPWSSD Y30, Y5, Y2
+	VPMADDUBSW 228(R10), Y23, Y5
+	VPDPWSSD Y31, Y5, Y2
+	VPXOR Y3, Y3, Y3
+	VPMADDUBSW 4(R10)(R14*1), Y16, Y5
+	VPDPWSSD Y24, Y5, Y3
+	VPMADDUBSW 36(R10)(R14*1), Y17, Y5
+	VPDPWSSD Y25, Y5, Y3
+	VPMADDUBSW 68(R10)(R14*1), Y18, Y5
+	VPDPWSSD Y26, Y5, Y3
+	VPMADDUBSW 100(R10)(R14*1), Y19, Y5
+	VPDPWSSD Y27, Y5, Y3
+	VPMADDUBSW 132(R10)(R14*1), Y20, Y5
+	VPDPWSSD Y28, Y5, Y3
+	VPMADDUBSW 164(R10)(R14*1), Y21, Y5
+	VPDPWSSD Y29, Y5, Y3
+	VPMADDUBSW 196(R10)(R14*1), Y22, Y5
+	VPDPWSSD Y30, Y5, Y3
+	VPMADDUBSW 228(R10)(R14*1), Y23, Y5
+	VPDPWSSD Y31, Y5, Y3
+	VMOVDQU 260(R9), X7
+	VINSERTI128 $1, 260(R9)(R12*1), Y7, Y7
+	VMOVDQU 276(R9), X5
+	VINSERTI128 $1, 276(R9)(R12*1), Y5, Y5
+	VPHADDW Y5, Y7, Y7
+	VPMADDWD Y6, Y7, Y7
+	VMOVDQU 260(R10), X8
+	VINSERTI128 $1, 260(R10)(R14*1), Y8, Y8
+	VMOVDQU 276(R10), X5
+	VINSERTI128 $1, 276(R10)(R14*1), Y5, Y5
+	VPHADDW Y5, Y8, Y8
+	VPMADDWD Y6, Y8, Y8
+	Q4KT_REDUCE
+	VMOVSS (R9), X10
+	VINSERTPS $0x10, (R9)(R12*1), X10, X10
+	VINSERTPS $0x20, (R10), X10, X10
+	VINSERTPS $0x30, (R10)(R14*1), X10, X10
+	VINSERTF128 $1, X10, Y10, Y10
+	VMOVD (R8), X11
+	VCVTPH2PS X11, X11
+	VPERMPS Y11, Y13, Y11
+	VMULPS Y10, Y11, Y11
+	VCVTDQ2PS Y9, Y9
+	VFMADD231PS Y11, Y9, Y12
+	ADDQ $144, R8
+	ADDQ $292, R9
+	ADDQ $292, R10
+	DECQ CX
+	JNZ block
+	VEXTRACTF128 $1, Y12, X5
+	VSUBPS X5, X12, X12
+	MOVQ 24(SP), AX
+	VMOVSS X12, (AX)
+	MOVQ AX, BX
+	ADDQ 0(SP), BX
+	VEXTRACTPS $1, X12, (BX)
+	MOVQ AX, BX
+	ADDQ 8(SP), BX
+	VEXTRACTPS $2, X12, (BX)
+	ADDQ 16(SP), BX
+	VEXTRACTPS $3, X12, (BX)
+	ADDQ $4, AX
+	MOVQ AX, 24(SP)
+	ADDQ wstride+16(FP), SI
+	DECQ 32(SP)
+	JNZ row
+done:
+	VZEROUPPER
+	RET
