@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -338,8 +339,16 @@ func readBandwidth(gib float64, threads, runs int, huge bool) ([]float64, error)
 		return nil, fmt.Errorf("bandwidth test buffer: %w", err)
 	}
 	defer free()
-	for i := 0; i < n; i += 4096 {
-		buf[i] = byte(i >> 12) // touch every page so the test reads memory, not the zero page
+	// Fill every byte with pseudo-random data: the test must read memory,
+	// not the zero page, and no two pages may be equal, or a host that
+	// merges identical pages (KSM) serves the test from a few cached pages
+	// and reports twice the real bandwidth.
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := 0; i+8 <= n; i += 8 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		binary.LittleEndian.PutUint64(buf[i:], x)
 	}
 	pool := parallel.New(threads)
 	defer pool.Close()
