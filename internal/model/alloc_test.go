@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/golem-llm/golem/internal/model"
+	"github.com/golem-llm/golem/internal/tensor"
 	"github.com/golem-llm/golem/internal/testutil"
 )
 
@@ -64,6 +65,33 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 					t.Errorf("a two-sequence decode step allocates %v times", allocs)
 				}
 			})
+		}
+	}
+}
+
+// TestKVCacheBytesBoundsSequences checks the estimate the scheduler budgets
+// with against what sequences really allocate: equal for full-attention
+// models, an upper bound for sliding-window ones, in both modes.
+func TestKVCacheBytesBoundsSequences(t *testing.T) {
+	for _, stem := range []string{"syn-llama-256-Q8_0", "syn-qwen2-256-F16", "syn-gemma2-32-Q8_0"} {
+		for _, exact := range []bool{false, true} {
+			f, m := loadMode(t, testutil.Shared(t, "testdata", "models", "synthetic", stem+".gguf"), mode{exact: exact, simd: tensor.BestLevel().String()}, 1)
+			for _, numCtx := range []int{1, 50, 64, 300} {
+				s, err := m.NewSequence(numCtx, 8)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, est := s.CacheBytes(), m.Config.KVCacheBytes(numCtx, exact)
+				sliding := false
+				for _, l := range m.Layers {
+					sliding = sliding || l.Window > 0
+				}
+				if got > est || (!sliding && got != est) {
+					t.Errorf("%s exact=%v numCtx=%d: sequence holds %d bytes, KVCacheBytes says %d", stem, exact, numCtx, got, est)
+				}
+			}
+			m.Close()
+			f.Close()
 		}
 	}
 }

@@ -266,7 +266,14 @@ func readConfig(f *gguf.File) (*Config, error) {
 func ReadConfig(f *gguf.File) (*Config, error) { return readConfig(f) }
 
 // KVCacheBytes is the memory the KV cache of one sequence of numCtx
-// positions takes (an upper bound for sliding-window models).
-func (c *Config) KVCacheBytes(numCtx int) int64 {
-	return int64(c.NLayer) * int64(numCtx) * int64(c.NHeadKV) * int64(c.HeadDim+c.HeadDimV) * 4
+// positions takes (an upper bound for sliding-window models): F16 entries
+// in the fast mode, float32 ones in the exact mode (Options.Exact), as
+// Sequence.CacheBytes counts them.
+func (c *Config) KVCacheBytes(numCtx int, exact bool) int64 {
+	entry, vRows := int64(2), int64(numCtx+31)&^31 // fast: V transposed, rows padded
+	if exact {
+		entry, vRows = 4, int64(numCtx)
+	}
+	perLayer := int64(numCtx)*int64(c.NHeadKV*c.HeadDim) + vRows*int64(c.NHeadKV*c.HeadDimV)
+	return int64(c.NLayer) * perLayer * entry
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // estimate returns the bytes a model would take loaded: its file (mapped)
-// plus the KV caches of numParallel sequences.
+// plus the KV caches of numParallel sequences (the server computes in the
+// fast mode, whose cache holds F16 entries).
 func estimate(path string, numCtx, numParallel int) (int64, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -30,5 +31,5 @@ func estimate(path string, numCtx, numParallel int) (int64, error) {
 	if numCtx <= 0 {
 		numCtx = min(4096, c.NCtxTrain)
 	}
-	return fi.Size() + int64(numParallel)*c.KVCacheBytes(numCtx), nil
+	return fi.Size() + int64(numParallel)*c.KVCacheBytes(numCtx, false), nil
 }
