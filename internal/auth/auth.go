@@ -569,6 +569,70 @@ func (s *Service) SetRole(ctx context.Context, id string, role Role) (User, erro
 	return u, err
 }
 
+// ChangePassword replaces the signed-in user's password after checking the current one. Wrong current
+// passwords count against the same failure limit as sign-ins, so the form cannot be used to guess. Every
+// other session of the user ends (keepSession, the caller's own, stays): a changed password should lock
+// out whoever else had signed in with the old one.
+func (s *Service) ChangePassword(ctx context.Context, userID, current, next, keepSession, client string) error {
+	if current == "" || next == "" {
+		return fail(400, "current and new password are required")
+	}
+	if len(next) < minPassword || len(next) > maxPassword {
+		return fail(400, "new password must be %d to %d bytes long", minPassword, maxPassword)
+	}
+	var hash, email string
+	err := s.db.QueryRow(ctx, `SELECT password_hash, email FROM users WHERE id = ?`, userID).Scan(&hash, &email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fail(404, "no such user")
+	}
+	if err != nil {
+		return err
+	}
+	if hash == "!" {
+		return fail(409, "this account signs in through the trusted header and has no password")
+	}
+	keys := []string{"email:" + email, "client:" + client}
+	if err := s.checkLimit(ctx, keys, []int{s.o.MaxFailuresPerEmail, s.o.MaxFailuresPerClient}); err != nil {
+		return err
+	}
+	if ok, _ := VerifyPassword(hash, current); !ok || len(current) > maxPassword {
+		// 400, not 401: the caller is signed in, only the form is wrong.
+		err := s.failedSignin(ctx, keys)
+		var ae *Error
+		if errors.As(err, &ae) && ae.Status == 401 {
+			return fail(400, "current password is wrong")
+		}
+		return err
+	}
+	return s.setPassword(ctx, userID, next, keepSession)
+}
+
+// ResetPassword sets another account's password (an admin's action) and ends all of its sessions.
+func (s *Service) ResetPassword(ctx context.Context, userID, next string) error {
+	if len(next) < minPassword || len(next) > maxPassword {
+		return fail(400, "password must be %d to %d bytes long", minPassword, maxPassword)
+	}
+	if _, err := s.User(ctx, userID); err != nil {
+		return err
+	}
+	return s.setPassword(ctx, userID, next, "")
+}
+
+func (s *Service) setPassword(ctx context.Context, userID, next, keepSession string) error {
+	h, err := HashPassword(next)
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
+			h, s.o.Now().UnixMilli(), userID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keepSession)
+		return err
+	})
+}
+
 // DeleteUser removes an account with its sessions, API key and chats; it refuses to remove the last admin.
 func (s *Service) DeleteUser(ctx context.Context, id string) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {

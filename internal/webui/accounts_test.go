@@ -274,3 +274,68 @@ func TestAPIKeyAndTrustedHeader(t *testing.T) {
 		t.Fatalf("deleted key: %d", r.status)
 	}
 }
+
+// TestPasswordChangeAndReset covers the account form (current password
+// required, other sessions end, API keys refused) and an admin's reset of
+// a forgotten password.
+func TestPasswordChangeAndReset(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL, dir string) {
+		srv, h := uiServer(t, Config{DatabaseURL: dbURL, DataDir: dir})
+		c := newClient(t, srv.URL)
+		atok, admin := signup(t, c, "ada@example.com")
+		A := c.as(atok)
+		btok, bob := signup(t, c, "bob@example.com")
+		A.must(200, "POST", "/api/v1/users/"+bob["id"].(string)+"/role", map[string]string{"role": "user"})
+		B := c.as(btok)
+		other := c.as(c.must(200, "POST", "/api/v1/auths/signin", map[string]string{"email": "bob@example.com", "password": "password1"})["token"].(string))
+
+		// Wrong or missing current password, too short a new one: refused, the old password still works.
+		for _, b := range []struct {
+			in     map[string]string
+			detail string
+		}{
+			{map[string]string{"password": "wrong-one", "new_password": "password2"}, "current password is wrong"},
+			{map[string]string{"password": "password1", "new_password": "short"}, "8 to 256"},
+			{map[string]string{"new_password": "password2"}, "required"},
+		} {
+			if r := B.do("POST", "/api/v1/auths/update/password", b.in); r.status != 400 || !strings.Contains(r.detail(), b.detail) {
+				t.Errorf("change %v: %d %s, want 400 %q", b.in, r.status, r.body, b.detail)
+			}
+		}
+		c.must(200, "POST", "/api/v1/auths/signin", map[string]string{"email": "bob@example.com", "password": "password1"})
+		// An API key cannot change the password.
+		key := B.must(200, "POST", "/api/v1/auths/api_key", nil)["api_key"].(string)
+		if r := c.as(key).do("POST", "/api/v1/auths/update/password", map[string]string{"password": "password1", "new_password": "password2"}); r.status != 403 {
+			t.Fatalf("change by API key: %d %s", r.status, r.body)
+		}
+
+		sessions := countRows(t, h.db, "sessions")
+		B.must(200, "POST", "/api/v1/auths/update/password", map[string]string{"password": "password1", "new_password": "password2"})
+		if r := c.do("POST", "/api/v1/auths/signin", map[string]string{"email": "bob@example.com", "password": "password1"}); r.status != 401 {
+			t.Fatalf("old password after the change: %d", r.status)
+		}
+		B.must(200, "GET", "/api/v1/auths/", nil) // the session that changed it stays
+		if r := other.do("GET", "/api/v1/auths/", nil); r.status != 401 {
+			t.Fatalf("bob's other session after the change: %d", r.status)
+		}
+		if n := countRows(t, h.db, "sessions"); n >= sessions {
+			t.Fatalf("sessions %d -> %d: the change ended none", sessions, n)
+		}
+
+		// Admin reset: bob's sessions end, the new password signs in; not for yourself, not for users.
+		if r := B.do("POST", "/api/v1/users/"+admin["id"].(string)+"/password", map[string]string{"password": "password9"}); r.status != 403 {
+			t.Fatalf("user resets the admin: %d %s", r.status, r.body)
+		}
+		if r := A.do("POST", "/api/v1/users/"+admin["id"].(string)+"/password", map[string]string{"password": "password9"}); r.status != 409 {
+			t.Fatalf("admin resets own password: %d %s", r.status, r.body)
+		}
+		if r := A.do("POST", "/api/v1/users/nope/password", map[string]string{"password": "password9"}); r.status != 404 {
+			t.Fatalf("reset of an unknown user: %d %s", r.status, r.body)
+		}
+		A.must(200, "POST", "/api/v1/users/"+bob["id"].(string)+"/password", map[string]string{"password": "password3"})
+		if r := B.do("GET", "/api/v1/auths/", nil); r.status != 401 {
+			t.Fatalf("bob's session after the reset: %d", r.status)
+		}
+		c.must(200, "POST", "/api/v1/auths/signin", map[string]string{"email": "bob@example.com", "password": "password3"})
+	})
+}

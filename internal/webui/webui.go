@@ -213,9 +213,11 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /api/v1/auths/api_key", h.need(member, h.createAPIKey))
 	m.HandleFunc("GET /api/v1/auths/api_key", h.need(member, h.getAPIKey))
 	m.HandleFunc("DELETE /api/v1/auths/api_key", h.need(member, h.deleteAPIKey))
+	m.HandleFunc("POST /api/v1/auths/update/password", h.need(anyone, h.changePassword))
 
 	m.HandleFunc("GET /api/v1/users", h.need(adminOf, h.listUsers))
 	m.HandleFunc("POST /api/v1/users/{id}/role", h.need(adminOf, h.setRole))
+	m.HandleFunc("POST /api/v1/users/{id}/password", h.need(adminOf, h.resetPassword))
 	m.HandleFunc("DELETE /api/v1/users/{id}", h.need(adminOf, h.deleteUser))
 
 	m.HandleFunc("GET /api/v1/settings", h.need(adminOf, h.getSettings))
@@ -418,6 +420,48 @@ func (h *Handler) setRole(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	h.log.Info("webui: role changed", slog.String("email", u.Email), slog.String("role", in.Role),
 		slog.String("by", p.Email))
 	writeJSON(w, 200, u)
+	return nil
+}
+
+// changePassword is Open WebUI's account form: {password, new_password}. Only a signed-in session may
+// use it, not an API key: a leaked key must not be enough to take the account over.
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var in struct {
+		Password    string `json:"password"`
+		NewPassword string `json:"new_password"`
+	}
+	if err := decodeJSON(w, r, &in, maxBody, false); err != nil {
+		return err
+	}
+	if p.SessionID == "" {
+		return errorf(403, "sign in with your password to change it (API keys and trusted headers cannot)")
+	}
+	if err := h.auth.ChangePassword(r.Context(), p.ID, in.Password, in.NewPassword, p.SessionID, auth.ClientAddr(r)); err != nil {
+		return err
+	}
+	h.log.Info("webui: password changed", slog.String("email", p.Email))
+	writeJSON(w, 200, map[string]bool{"ok": true})
+	return nil
+}
+
+// resetPassword lets an admin set another account's password (a forgotten one); that account's sessions
+// end.
+func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(w, r, &in, maxBody, false); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if id == p.ID {
+		return errorf(409, "change your own password in your account settings, with your current one")
+	}
+	if err := h.auth.ResetPassword(r.Context(), id, in.Password); err != nil {
+		return err
+	}
+	h.log.Info("webui: password reset", slog.String("user", id), slog.String("by", p.Email))
+	writeJSON(w, 200, map[string]bool{"ok": true})
 	return nil
 }
 

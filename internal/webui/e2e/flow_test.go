@@ -109,6 +109,31 @@ func runFlow(t *testing.T, prefix, front string, reg *registrytest.Server, resta
 	}
 	bob.shot("approved")
 
+	// 3b. Bob forgot his password: the admin sets a new one, which signs Bob out; Bob signs in with it
+	// and changes it back in his account settings (a wrong current password is refused first).
+	admin.click(bobRow + ` [data-testid=reset-password]`)
+	admin.fill(bobRow+` [data-testid=reset-password-input]`, "temporary-pass")
+	admin.click(bobRow + ` [data-testid=reset-password-save]`)
+	admin.wait("the reset confirmed", `document.querySelector('[data-testid=users-notice]')`)
+	bob.reload()
+	bob.wait("Bob signed out by the reset", `document.querySelector('[data-testid=auth-form]')`)
+	bob.fill(`input[name=email]`, bobEmail)
+	bob.fill(`input[name=password]`, "temporary-pass")
+	bob.click(`[data-testid=auth-submit]`)
+	bob.wait("Bob back in with the new password", `document.querySelector('[data-testid=composer]')`)
+	bob.click(`[data-testid=user-menu]`)
+	bob.click(`[data-testid=account-link]`)
+	bob.fill(`[data-testid=current-password]`, "not-my-password")
+	bob.fill(`[data-testid=new-password]`, password)
+	bob.click(`[data-testid=change-password]`)
+	bob.wait("a wrong current password refused", `(document.querySelector('[data-testid=password-error]')?.innerText || '').includes('current password is wrong')`)
+	bob.fill(`[data-testid=current-password]`, "temporary-pass")
+	bob.click(`[data-testid=change-password]`)
+	bob.wait("the password changed", `document.querySelector('[data-testid=password-changed]')`)
+	bob.shot("password changed")
+	bob.reload()
+	bob.wait("Bob still signed in after changing his password", `document.querySelector('[data-testid=composer]')`)
+
 	// 4. Connections: the built-in engine verifies; a second Ollama server is added and verified.
 	slow := slowServer(t, front, 60*time.Millisecond)
 	admin.click(`[data-testid=tab-connections]`)

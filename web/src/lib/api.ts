@@ -220,10 +220,14 @@ export const api = {
   apiKey: () => json<{ exists: boolean; prefix?: string; created_at?: number }>('GET', '/api/v1/auths/api_key'),
   newApiKey: () => json<{ api_key: string; created_at: number }>('POST', '/api/v1/auths/api_key'),
   deleteApiKey: () => json<{ ok: boolean }>('DELETE', '/api/v1/auths/api_key'),
+  changePassword: (password: string, new_password: string) =>
+    json<{ ok: boolean }>('POST', '/api/v1/auths/update/password', { password, new_password }),
 
   users: () => json<{ users: User[] }>('GET', '/api/v1/users'),
   setRole: (id: string, role: Role) => json<User>('POST', `/api/v1/users/${enc(id)}/role`, { role }),
   deleteUser: (id: string) => json<{ ok: boolean }>('DELETE', `/api/v1/users/${enc(id)}`),
+  resetPassword: (id: string, password: string) =>
+    json<{ ok: boolean }>('POST', `/api/v1/users/${enc(id)}/password`, { password }),
 
   settings: () => json<Settings>('GET', '/api/v1/settings'),
   saveSettings: (s: Partial<Omit<Settings, 'env'>>) => json<Settings>('POST', '/api/v1/settings', s),
