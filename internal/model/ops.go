@@ -90,6 +90,34 @@ func (w *Workspace) ropeTables(set, T int) {
 	}
 }
 
+// ropeDelta fills cs and sn with the cosines and sines that rotate a key
+// RoPE'd with table set by delta positions (Sequence.Shift): the angle of
+// each pair is linear in the position, so this is the angle at position
+// delta, computed in float64 and without YaRN's magnitude scale, which the
+// key already carries.
+func (m *Model) ropeDelta(set, delta int, cs, sn []float32) {
+	c := &m.Config
+	r := &m.ropes[set]
+	var corr0, corr1 float32
+	if r.yarn {
+		corr0, corr1 = yarnCorrDims(c.RopeDim, c.YarnOrigCtx, float32(r.base))
+	}
+	theta := float64(delta)
+	for i := range cs {
+		extrap := theta
+		if r.factors != nil {
+			extrap /= float64(r.factors[i])
+		}
+		ang := r.freqScale * extrap
+		if r.yarn {
+			ramp := float64(yarnRamp(corr0, corr1, 2*i)) * c.YarnExtFactor
+			ang = ang*(1-ramp) + extrap*ramp
+		}
+		cs[i], sn[i] = float32(math.Cos(ang)), float32(math.Sin(ang))
+		theta *= float64(r.thetaScale)
+	}
+}
+
 // yarnCorrDims returns the range of rotated dimensions YaRN blends between
 // interpolation and extrapolation (β_fast = 32, β_slow = 1), in float32 as
 // ggml computes it.

@@ -132,6 +132,81 @@ func (s *Sequence) Rewind(n int) error {
 	return nil
 }
 
+// CanShift reports whether Shift works on this model's sequences: not when
+// a layer has a sliding window, whose ring buffer would need reordering.
+func (m *Model) CanShift() bool {
+	for _, l := range m.Layers {
+		if l.Window > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Shift drops the discard cached positions that follow the first keep ones
+// and moves the rest down, so evaluation continues at Pos()-discard: the
+// context shift that lets generation go on once the context is full (the
+// kept keys are rotated back by discard positions, which RoPE allows since
+// a rotation by a and then by b is one by a+b). The dropped tokens' effect
+// on the hidden states of those that follow stays, as in llama.cpp and
+// Ollama. It fails, changing nothing, on bad arguments and for models with
+// sliding-window layers (see CanShift).
+func (s *Sequence) Shift(keep, discard int) error {
+	if keep < 0 || discard <= 0 || keep+discard > s.pos {
+		return fmt.Errorf("cannot shift out %d positions after the first %d of %d", discard, keep, s.pos)
+	}
+	if !s.m.CanShift() {
+		return fmt.Errorf("context shift is not supported for models with sliding-window attention")
+	}
+	c := &s.m.Config
+	kvDim, vDim, hd := c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV, c.HeadDim
+	half := c.RopeDim / 2
+	cs, sn := make([]float32, half), make([]float32, half)
+	row := make([]float32, kvDim)
+	rotate := func(row []float32) {
+		for h := 0; h < c.NHeadKV; h++ {
+			head := row[h*hd : (h+1)*hd]
+			if c.RopeStyle == RopeNeoX {
+				s.m.vec.RopeNeoX(head, cs, sn)
+			} else {
+				s.m.vec.RopeNormal(head, cs, sn)
+			}
+		}
+	}
+	lastSet := -1
+	for l := range s.kvRows {
+		if set := s.m.Layers[l].Rope; set != lastSet {
+			s.m.ropeDelta(set, -discard, cs, sn)
+			lastSet = set
+		}
+		for p := keep + discard; p < s.pos; p++ {
+			q := p - discard
+			if s.m.exact {
+				dst := s.k[l][q*kvDim : (q+1)*kvDim]
+				copy(dst, s.k[l][p*kvDim:(p+1)*kvDim])
+				rotate(dst)
+				copy(s.v[l][q*vDim:(q+1)*vDim], s.v[l][p*vDim:(p+1)*vDim])
+				continue
+			}
+			s.m.vec.F16ToF32(row, s.k16[l][p*kvDim:(p+1)*kvDim])
+			rotate(row)
+			s.m.vec.F32ToF16(s.k16[l][q*kvDim:(q+1)*kvDim], row)
+			if !s.vT[l] {
+				copy(s.v16[l][q*vDim:(q+1)*vDim], s.v16[l][p*vDim:(p+1)*vDim])
+			}
+		}
+		if !s.m.exact && s.vT[l] {
+			v := s.v16[l]
+			for r := 0; r < len(v); r += s.vStride {
+				copy(v[r+keep:], v[r+keep+discard:r+s.pos])
+				clear(v[r+s.pos-discard : r+s.pos]) // see Rewind
+			}
+		}
+	}
+	s.pos -= discard
+	return nil
+}
+
 // Session is one sequence with a workspace of its own: the simple way to
 // evaluate a single stream of tokens. It is not safe for concurrent use.
 type Session struct {
