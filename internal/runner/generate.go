@@ -16,8 +16,15 @@ import (
 // Options controls one generation.
 type Options struct {
 	// NumPredict is the most tokens to generate; negative means until an
-	// end-of-generation token, a stop sequence or a full context.
+	// end-of-generation token, a stop sequence or a full context (with
+	// Shift, at most ten contexts' worth, as Ollama caps it).
 	NumPredict int
+	// Shift, when the context fills during generation, drops the older
+	// half of the tokens after the first NumKeep and goes on (Ollama's
+	// context shift, its default) instead of stopping with DoneLength.
+	// Models with sliding-window layers cannot shift and stop.
+	Shift   bool
+	NumKeep int
 	// Stop sequences end the generation; the text is cut before them.
 	Stop   []string
 	Sample sample.Options
@@ -26,7 +33,7 @@ type Options struct {
 // Done reasons, as Ollama reports them.
 const (
 	DoneStop   = "stop"   // end-of-generation token or stop sequence
-	DoneLength = "length" // num_predict reached or the context is full
+	DoneLength = "length" // num_predict reached, or the context is full and cannot shift
 )
 
 // Stats describes a finished generation.
@@ -39,6 +46,7 @@ type Stats struct {
 	TotalDuration    time.Duration
 	TimeToFirstToken time.Duration
 	DoneReason       string
+	Shifts           int // context shifts during the generation
 }
 
 // ErrPromptTooLong is returned (wrapped) when the prompt does not fit in the

@@ -110,6 +110,10 @@ type RunnerStats struct {
 type slot struct {
 	seq     *model.Sequence
 	cached  []int32 // the tokens whose K/V the sequence holds, in order
+	// reusable is how many of cached a new prompt may reuse: all of them
+	// (-1), or only those before a context shift, since the shifted ones
+	// hold what a fresh evaluation would not.
+	reusable int
 	lastUse uint64
 	job     *job
 }
@@ -169,7 +173,7 @@ func NewRunner(l *Loaded, cfg Config) (*Runner, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.slots = append(r.slots, &slot{seq: seq})
+		r.slots = append(r.slots, &slot{seq: seq, reusable: -1})
 		r.stats.KVCacheBytes += seq.CacheBytes()
 	}
 	go r.loop()
@@ -295,6 +299,9 @@ func (r *Runner) admit() {
 		best, bestLen := free[0], -1
 		for _, s := range free {
 			n := commonPrefix(s.cached, j.req.Prompt)
+			if s.reusable >= 0 {
+				n = min(n, s.reusable)
+			}
 			if n > bestLen || n == bestLen && s.lastUse < best.lastUse {
 				best, bestLen = s, n
 			}
@@ -306,6 +313,7 @@ func (r *Runner) admit() {
 			best.seq.Rewind(0)
 		}
 		best.cached = best.cached[:keep]
+		best.reusable = -1
 		r.clock++
 		best.lastUse = r.clock
 		best.job = j
@@ -473,16 +481,42 @@ func (r *Runner) sampleNext(j *job, logits []float32) bool {
 		j.stats.DoneReason = DoneStop
 		return true
 	}
-	if j.slot.seq.Pos() >= j.slot.seq.NumCtx() {
+	if opts.NumPredict >= 0 && j.stats.EvalTokens >= opts.NumPredict ||
+		opts.NumPredict < 0 && opts.Shift && j.stats.EvalTokens >= 10*r.cfg.NumCtx {
 		j.stats.DoneReason = DoneLength
 		return true
 	}
-	if opts.NumPredict >= 0 && j.stats.EvalTokens >= opts.NumPredict {
+	if j.slot.seq.Pos() >= j.slot.seq.NumCtx() && !(opts.Shift && r.shift(j)) {
 		j.stats.DoneReason = DoneLength
 		return true
 	}
 	j.next = id
 	return false
+}
+
+// shift makes room in job j's full sequence: the first NumKeep tokens (and
+// at least the BOS) stay, half of the rest, the oldest, go. It reports
+// false when the sequence cannot shift.
+func (r *Runner) shift(j *job) bool {
+	s := j.slot
+	pos := s.seq.Pos()
+	keep := min(max(j.req.Options.NumKeep, 0), pos-2)
+	if tok := r.l.Tokenizer; tok.AddBOS() && len(s.cached) > 0 && s.cached[0] == tok.BOS() {
+		keep = max(keep, 1)
+	}
+	discard := (pos - keep) / 2
+	if discard < 1 || !r.l.Model.CanShift() {
+		return false
+	}
+	if err := s.seq.Shift(keep, discard); err != nil {
+		return false
+	}
+	s.cached = append(s.cached[:keep], s.cached[keep+discard:]...)
+	if s.reusable < 0 || s.reusable > keep {
+		s.reusable = keep
+	}
+	j.stats.Shifts++
+	return true
 }
 
 // logprobs returns the log-probability of id under logits and the top

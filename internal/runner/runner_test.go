@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,111 @@ func TestConstraint(t *testing.T) {
 	}
 	if stats.EvalTokens != 5 || strings.Trim(got, "0123456789") != "" || got == "" {
 		t.Errorf("digits-only generation gave %q in %d tokens", got, stats.EvalTokens)
+	}
+}
+
+// noEOG keeps a generation going: end-of-generation tokens are masked.
+type noEOG struct{ l *Loaded }
+
+func (c noEOG) Mask(logits []float32) {
+	for i := range logits {
+		if c.l.Tokenizer.IsEOG(int32(i)) {
+			logits[i] = float32(math.Inf(-1))
+		}
+	}
+}
+func (noEOG) Accept(int32) error { return nil }
+func (noEOG) Done() bool         { return false }
+
+// TestContextShift generates past a full context: with Shift the runner
+// must produce exactly what a private session shifting at the same points
+// produces (the first NumKeep tokens kept, half the rest dropped), stop at
+// ten contexts when unbounded, and not reuse shifted cache for a new
+// prompt; without Shift it stops at the full context.
+func TestContextShift(t *testing.T) {
+	l := load(t, "stories260K.gguf")
+	const numCtx, numKeep, n = 64, 4, 150
+	r, err := NewRunner(l, Config{NumParallel: 1, NumCtx: numCtx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ids := l.Tokenizer.Encode("Once upon a time", true, false)
+	opts := greedy()
+	opts.NumPredict, opts.Shift, opts.NumKeep = n, true, numKeep
+	st, err := r.Submit(context.Background(), &Request{Prompt: ids, Options: opts, Constraint: noEOG{l}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, stats, err := collect(t, st)
+	if err != nil || stats.EvalTokens != n || stats.DoneReason != DoneLength || stats.Shifts < 2 {
+		t.Fatalf("shifted generation: %d tokens, reason %q, %d shifts, %v", stats.EvalTokens, stats.DoneReason, stats.Shifts, err)
+	}
+
+	// The reference: a session that shifts by the same rule.
+	s, err := l.Model.NewSession(numCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := append([]int32(nil), ids...) // the tokens the session's cache holds
+	logits, err := s.Eval(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := l.Tokenizer.NewContinuationDecoder()
+	var want strings.Builder
+	shifts := 0
+	for i := 0; i < n; i++ {
+		noEOG{l}.Mask(logits)
+		best := int32(0)
+		for k, v := range logits {
+			if v > logits[best] {
+				best = int32(k)
+			}
+		}
+		want.WriteString(dec.Add(best))
+		if i == n-1 {
+			break
+		}
+		if s.Pos() == numCtx {
+			discard := (numCtx - numKeep) / 2
+			if err := s.Shift(numKeep, discard); err != nil {
+				t.Fatal(err)
+			}
+			held = append(held[:numKeep], held[numKeep+discard:]...)
+			shifts++
+		}
+		held = append(held, best)
+		if logits, err = s.Eval([]int32{best}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want.WriteString(dec.Flush())
+	if got != want.String() || stats.Shifts != shifts {
+		t.Fatalf("shifted generation (%d shifts):\n%q\nwant (%d shifts):\n%q", stats.Shifts, got, shifts, want.String())
+	}
+
+	// A prompt equal to what the shifted cache holds may reuse only the
+	// tokens before the shift point.
+	st, err = r.Submit(context.Background(), &Request{Prompt: append(append([]int32(nil), held[:len(held)-1]...), 42), Options: greedy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, stats, err = collect(t, st); err != nil || stats.CachedTokens > numKeep {
+		t.Fatalf("after a shift, a new prompt reused %d cached tokens (at most %d are sound): %v", stats.CachedTokens, numKeep, err)
+	}
+
+	// Unbounded: ten contexts' worth.
+	opts.NumPredict = -1
+	st, _ = r.Submit(context.Background(), &Request{Prompt: ids, Options: opts, Constraint: noEOG{l}})
+	if _, stats, err = collect(t, st); err != nil || stats.EvalTokens != 10*numCtx || stats.DoneReason != DoneLength {
+		t.Fatalf("unbounded shifted generation: %d tokens, reason %q, %v", stats.EvalTokens, stats.DoneReason, err)
+	}
+
+	// Without Shift: stops when the context is full.
+	opts.NumPredict, opts.Shift = n, false
+	st, _ = r.Submit(context.Background(), &Request{Prompt: ids, Options: opts, Constraint: noEOG{l}})
+	if _, stats, err = collect(t, st); err != nil || len(ids)+stats.EvalTokens > numCtx+1 || stats.DoneReason != DoneLength || stats.Shifts != 0 {
+		t.Fatalf("generation without shift: %d tokens, reason %q, %d shifts, %v", stats.EvalTokens, stats.DoneReason, stats.Shifts, err)
 	}
 }

@@ -29,6 +29,7 @@ type chatParams struct {
 	think       *api.ThinkValue
 	format      json.RawMessage
 	truncate    bool
+	noShift     bool // stop when the context fills instead of shifting it (shift: false)
 	logprobs    bool
 	topLogprobs int
 	start       time.Time
@@ -137,7 +138,7 @@ func (s *Server) prepareChat(l *loaded, p *chatParams) (*genJob, string, error) 
 	if ids, err = l.fit(ids, p.truncate); err != nil {
 		return nil, "", err
 	}
-	ropts, err := l.opts.runnerOptions()
+	ropts, err := l.opts.runnerOptions(!p.noShift)
 	if err != nil {
 		return nil, "", err
 	}
@@ -232,7 +233,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	j, prompt, err := s.prepareChat(l, &chatParams{messages: req.Messages, tools: req.Tools, choice: toolChoice{mode: "auto"},
 		think: req.Think, format: req.Format, truncate: req.Truncate == nil || *req.Truncate,
-		logprobs: req.Logprobs, topLogprobs: req.TopLogprobs, start: start})
+		noShift: req.Shift != nil && !*req.Shift, logprobs: req.Logprobs, topLogprobs: req.TopLogprobs, start: start})
 	if err != nil {
 		writeError(w, err)
 		return

@@ -133,7 +133,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ropts, err := l.opts.runnerOptions()
+	ropts, err := l.opts.runnerOptions(req.Shift == nil || *req.Shift)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -733,7 +733,7 @@ func (s *Server) handleOpenAICompletion(w http.ResponseWriter, r *http.Request) 
 		writeOAIErr(w, err)
 		return
 	}
-	ropts, err := l.opts.runnerOptions()
+	ropts, err := l.opts.runnerOptions(true)
 	if err != nil {
 		writeOAIErr(w, err)
 		return

@@ -200,11 +200,12 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// runnerOptions converts to what the runner takes. Temperature 0 is
+// runnerOptions converts to what the runner takes; shift is the request's
+// "shift" (Ollama's default: on). Temperature 0 is
 // greedy decoding of the model's own logits: the default repeat penalty
 // is then dropped unless a penalty was set explicitly, so that greedy
 // output through the API equals the engine's reference output.
-func (o *modelOptions) runnerOptions() (runner.Options, error) {
+func (o *modelOptions) runnerOptions(shift bool) (runner.Options, error) {
 	s := o.Sample
 	if s.Temperature <= 0 && !o.explicitPen {
 		s.RepeatPenalty, s.PresencePenalty, s.FrequencyPenalty = 1, 0, 0
@@ -212,5 +213,5 @@ func (o *modelOptions) runnerOptions() (runner.Options, error) {
 	if err := s.Validate(); err != nil {
 		return runner.Options{}, &optionError{err.Error()}
 	}
-	return runner.Options{NumPredict: o.NumPredict, Stop: o.Stop, Sample: s}, nil
+	return runner.Options{NumPredict: o.NumPredict, Stop: o.Stop, Sample: s, Shift: shift, NumKeep: o.NumKeep}, nil
 }
