@@ -108,14 +108,14 @@ type RunnerStats struct {
 }
 
 type slot struct {
-	seq     *model.Sequence
-	cached  []int32 // the tokens whose K/V the sequence holds, in order
+	seq    *model.Sequence
+	cached []int32 // the tokens whose K/V the sequence holds, in order
 	// reusable is how many of cached a new prompt may reuse: all of them
 	// (-1), or only those before a context shift, since the shifted ones
 	// hold what a fresh evaluation would not.
 	reusable int
-	lastUse uint64
-	job     *job
+	lastUse  uint64
+	job      *job
 }
 
 // job is a request being served.
