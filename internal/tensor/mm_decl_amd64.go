@@ -203,6 +203,9 @@ func bf16gRows4V(n int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, x
 func q4_KiTile4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 
 //go:noescape
+func q6_KTile4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
+//go:noescape
 func q8_0Tile4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 
 //go:noescape
@@ -249,7 +252,7 @@ var vnniInts = intKernels{
 	q4K:  asmKernel{r1: q4_KRows1V, r4: q4_KRows4V},
 	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V, t4: q4_KiTile4V},
 	q4Kg: asmKernel{r1: q4_KgRows1V, r4: q4_KgRows4V},
-	q6K:  asmKernel{r1: q6_KRows1V, r4: q6_KRows4V},
+	q6K:  asmKernel{r1: q6_KRows1V, r4: q6_KRows4V, t4: q6_KTile4V},
 	q5K:  asmKernel{r1: q5_KRows1V, r4: q5_KRows4V},
 	q3K:  asmKernel{r1: q3_KRows1V, r4: q3_KRows4V},
 	q2K:  asmKernel{r1: q2_KRows1V, r4: q2_KRows4V},

@@ -533,3 +533,270 @@ block:
 done:
 	VZEROUPPER
 	RET
+
+// ---- Q6_K by Q8_K ----
+
+// q6k30 masks the two high bits of a 6-bit level.
+DATA q6k30<>+0(SB)/8, $0x3030303030303030
+DATA q6k30<>+8(SB)/8, $0x3030303030303030
+DATA q6k30<>+16(SB)/8, $0x3030303030303030
+DATA q6k30<>+24(SB)/8, $0x3030303030303030
+GLOBL q6k30<>(SB), RODATA|NOPTR, $32
+
+// q6k32 holds the level offset 32 in every byte.
+DATA q6k32<>+0(SB)/8, $0x2020202020202020
+DATA q6k32<>+8(SB)/8, $0x2020202020202020
+DATA q6k32<>+16(SB)/8, $0x2020202020202020
+DATA q6k32<>+24(SB)/8, $0x2020202020202020
+GLOBL q6k32<>(SB), RODATA|NOPTR, $32
+
+// q6kperm+32j picks, from int32 lanes holding paired int16 scales, lanes
+// 2j and 2j+1: the first for elements 0-15 of a chunk, the second for
+// 16-31.
+DATA q6kperm<>+0(SB)/8, $0x0000000000000000
+DATA q6kperm<>+8(SB)/8, $0x0000000000000000
+DATA q6kperm<>+16(SB)/8, $0x0000000100000001
+DATA q6kperm<>+24(SB)/8, $0x0000000100000001
+DATA q6kperm<>+32(SB)/8, $0x0000000200000002
+DATA q6kperm<>+40(SB)/8, $0x0000000200000002
+DATA q6kperm<>+48(SB)/8, $0x0000000300000003
+DATA q6kperm<>+56(SB)/8, $0x0000000300000003
+DATA q6kperm<>+64(SB)/8, $0x0000000400000004
+DATA q6kperm<>+72(SB)/8, $0x0000000400000004
+DATA q6kperm<>+80(SB)/8, $0x0000000500000005
+DATA q6kperm<>+88(SB)/8, $0x0000000500000005
+DATA q6kperm<>+96(SB)/8, $0x0000000600000006
+DATA q6kperm<>+104(SB)/8, $0x0000000600000006
+DATA q6kperm<>+112(SB)/8, $0x0000000700000007
+DATA q6kperm<>+120(SB)/8, $0x0000000700000007
+GLOBL q6kperm<>(SB), RODATA|NOPTR, $128
+
+// Q6T_CHUNK adds chunk g (levels lv, 0..63; its scale pair sc) of one
+// weight row times the four columns to the int32 lanes Y0..Y3: per int16
+// pair lv·x - 32·x, both read from the block's table at CX (column c at
+// 512c: x at 32g, 32·x at 256+32g), then times the scale.
+#define Q6T_CHUNK(lv, sc, g) \
+	VPMADDUBSW (32*(g))(CX), lv, Y6; \
+	VPSUBW (256+32*(g))(CX), Y6, Y6; \
+	VPDPWSSD sc, Y6, Y0; \
+	VPMADDUBSW (512+32*(g))(CX), lv, Y7; \
+	VPSUBW (768+32*(g))(CX), Y7, Y7; \
+	VPDPWSSD sc, Y7, Y1; \
+	VPMADDUBSW (1024+32*(g))(CX), lv, Y6; \
+	VPSUBW (1280+32*(g))(CX), Y6, Y6; \
+	VPDPWSSD sc, Y6, Y2; \
+	VPMADDUBSW (1536+32*(g))(CX), lv, Y7; \
+	VPSUBW (1792+32*(g))(CX), Y7, Y7; \
+	VPDPWSSD sc, Y7, Y3
+
+// Q6T_SCALE sets sc to the scale pair of one chunk: entry j of q6kperm
+// over src (Y10: scales 0-3, 8-11; Y11: 4-7, 12-15).
+#define Q6T_SCALE(j, src, sc) \
+	VMOVDQU q6kperm<>+(32*(j))(SB), sc; \
+	VPERMD src, sc, sc
+
+// Q6T_HALF adds the 128 elements of half h of the super-block at R8 (ql
+// at 64h, qh at 128+32h) in ggml's chunk order.
+#define Q6T_HALF(h) \
+	VMOVDQU (128+32*h)(R8), Y12; \
+	VMOVDQU (64*h)(R8), Y13; \
+	VPSLLW $4, Y12, Y14; \
+	VPAND Y9, Y14, Y14; \
+	VPAND Y8, Y13, Y5; \
+	VPOR Y14, Y5, Y5; \
+	Q6T_SCALE(2*h, Y10, Y4); \
+	Q6T_CHUNK(Y5, Y4, 4*h); \
+	VMOVDQU (64*h+32)(R8), Y15; \
+	VPSLLW $2, Y12, Y14; \
+	VPAND Y9, Y14, Y14; \
+	VPAND Y8, Y15, Y5; \
+	VPOR Y14, Y5, Y5; \
+	Q6T_SCALE(2*h+1, Y10, Y4); \
+	Q6T_CHUNK(Y5, Y4, 4*h+1); \
+	VPAND Y9, Y12, Y14; \
+	VPSRLW $4, Y13, Y5; \
+	VPAND Y8, Y5, Y5; \
+	VPOR Y14, Y5, Y5; \
+	Q6T_SCALE(2*h, Y11, Y4); \
+	Q6T_CHUNK(Y5, Y4, 4*h+2); \
+	VPSRLW $2, Y12, Y14; \
+	VPAND Y9, Y14, Y14; \
+	VPSRLW $4, Y15, Y5; \
+	VPAND Y8, Y5, Y5; \
+	VPOR Y14, Y5, Y5; \
+	Q6T_SCALE(2*h+1, Y11, Y4); \
+	Q6T_CHUNK(Y5, Y4, 4*h+3)
+
+// Q6T_ROW adds the super-block at R8 times the four columns' Q8_K blocks
+// to a0..a3 (ggml's eight float lanes per product), prefetching the same
+// block of the row four rows on.
+#define Q6T_ROW(a0, a1, a2, a3) \
+	PREFETCHT1 (R8)(R13*4); \
+	PREFETCHT1 64(R8)(R13*4); \
+	PREFETCHT1 128(R8)(R13*4); \
+	PREFETCHT1 192(R8)(R13*4); \
+	VPMOVSXBW 192(R8), Y10; \
+	VPUNPCKHWD Y10, Y10, Y11; \
+	VPUNPCKLWD Y10, Y10, Y10; \
+	VPXOR Y0, Y0, Y0; \
+	VPXOR Y1, Y1, Y1; \
+	VPXOR Y2, Y2, Y2; \
+	VPXOR Y3, Y3, Y3; \
+	Q6T_HALF(0); \
+	Q6T_HALF(1); \
+	VPBROADCASTW 208(R8), X15; \
+	VCVTPH2PS X15, Y15; \
+	VCVTDQ2PS Y0, Y0; \
+	VMULPS.BCST (R9), Y15, Y6; \
+	VFMADD231PS Y6, Y0, a0; \
+	VCVTDQ2PS Y1, Y1; \
+	VMULPS.BCST (R9)(R12*1), Y15, Y7; \
+	VFMADD231PS Y7, Y1, a1; \
+	VCVTDQ2PS Y2, Y2; \
+	VMULPS.BCST (R10), Y15, Y6; \
+	VFMADD231PS Y6, Y2, a2; \
+	VCVTDQ2PS Y3, Y3; \
+	VMULPS.BCST (R10)(R14*1), Y15, Y7; \
+	VFMADD231PS Y7, Y3, a3
+
+// Q6T_OFF copies the 256 levels of the Q8_K block at xp to off(CX) and
+// stores 32·x, summed by int16 pairs, after them (Y15 holds 32 in every
+// byte). The copy is 64-byte aligned: reading x in place splits half the
+// loads across cache lines, and loads are what this kernel waits on.
+#define Q6T_OFF(xp, off) \
+	VMOVDQU (4+32*0)(xp), Y4; \
+	VMOVDQU Y4, (off+32*0)(CX); \
+	VPMADDUBSW Y4, Y15, Y4; \
+	VMOVDQU Y4, (off+256+32*0)(CX); \
+	VMOVDQU (4+32*1)(xp), Y5; \
+	VMOVDQU Y5, (off+32*1)(CX); \
+	VPMADDUBSW Y5, Y15, Y5; \
+	VMOVDQU Y5, (off+256+32*1)(CX); \
+	VMOVDQU (4+32*2)(xp), Y6; \
+	VMOVDQU Y6, (off+32*2)(CX); \
+	VPMADDUBSW Y6, Y15, Y6; \
+	VMOVDQU Y6, (off+256+32*2)(CX); \
+	VMOVDQU (4+32*3)(xp), Y7; \
+	VMOVDQU Y7, (off+32*3)(CX); \
+	VPMADDUBSW Y7, Y15, Y7; \
+	VMOVDQU Y7, (off+256+32*3)(CX); \
+	VMOVDQU (4+32*4)(xp), Y4; \
+	VMOVDQU Y4, (off+32*4)(CX); \
+	VPMADDUBSW Y4, Y15, Y4; \
+	VMOVDQU Y4, (off+256+32*4)(CX); \
+	VMOVDQU (4+32*5)(xp), Y5; \
+	VMOVDQU Y5, (off+32*5)(CX); \
+	VPMADDUBSW Y5, Y15, Y5; \
+	VMOVDQU Y5, (off+256+32*5)(CX); \
+	VMOVDQU (4+32*6)(xp), Y6; \
+	VMOVDQU Y6, (off+32*6)(CX); \
+	VPMADDUBSW Y6, Y15, Y6; \
+	VMOVDQU Y6, (off+256+32*6)(CX); \
+	VMOVDQU (4+32*7)(xp), Y7; \
+	VMOVDQU Y7, (off+32*7)(CX); \
+	VPMADDUBSW Y7, Y15, Y7; \
+	VMOVDQU Y7, (off+256+32*7)(CX)
+
+// q6_KTile4V multiplies rows Q6_K weight rows (a multiple of four) by cols
+// (1..4) Q8_K activation rows in ggml's order (ggml_vec_dot_q6_K_q8_K: per
+// super-block eight int32 lanes, converted and added with one FMA by the
+// two scales; hsum8 at the end). Tiles of four weight rows by four columns
+// walk the super-blocks together: per block, the four columns' levels and
+// offset terms 32·x are laid out once for the tile's four rows (a 64-byte
+// aligned table of 2 KiB), and per row the levels and scales are unpacked
+// once for the four columns. Subtracting the offset per int16 pair before
+// the scale (instead of after, as a second product) gives the same exact
+// integers with half the multiplies.
+// Frame: the table (0-2111, aligned up to CX), the dst column offsets
+// (2112, 2120, 2128), the column-2 offset of x (2136), tiles left (2144).
+TEXT ·q6_KTile4V(SB), $2152-72
+	MOVQ dst+56(FP), DI
+	MOVQ cols+48(FP), AX
+	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9)
+	MOVQ R12, 2112(SP)
+	MOVQ R10, 2120(SP)
+	MOVQ R14, 2128(SP)
+	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9)
+	MOVQ R10, 2136(SP)
+	MOVQ w+8(FP), SI
+	MOVQ wstride+16(FP), R13
+	MOVQ rows+24(FP), AX
+	SHRQ $2, AX
+	JZ done
+	MOVQ AX, 2144(SP)
+	LEAQ 63(SP), CX
+	ANDQ $~63, CX
+	VMOVDQU q4knib<>(SB), Y8
+	VMOVDQU q6k30<>(SB), Y9
+tile:
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	VPXORD Y19, Y19, Y19
+	VPXORD Y20, Y20, Y20
+	VPXORD Y21, Y21, Y21
+	VPXORD Y22, Y22, Y22
+	VPXORD Y23, Y23, Y23
+	VPXORD Y24, Y24, Y24
+	VPXORD Y25, Y25, Y25
+	VPXORD Y26, Y26, Y26
+	VPXORD Y27, Y27, Y27
+	VPXORD Y28, Y28, Y28
+	VPXORD Y29, Y29, Y29
+	VPXORD Y30, Y30, Y30
+	VPXORD Y31, Y31, Y31
+	MOVQ SI, BX
+	MOVQ x+32(FP), R9
+	MOVQ 2136(SP), R10
+	ADDQ R9, R10
+	MOVQ nb+0(FP), DX
+block:
+	VMOVDQU q6k32<>(SB), Y15
+	Q6T_OFF(R9, 0)
+	LEAQ (R9)(R12*1), AX
+	Q6T_OFF(AX, 512)
+	Q6T_OFF(R10, 1024)
+	LEAQ (R10)(R14*1), AX
+	Q6T_OFF(AX, 1536)
+	MOVQ BX, R8
+	Q6T_ROW(Y16, Y17, Y18, Y19)
+	ADDQ R13, R8
+	Q6T_ROW(Y20, Y21, Y22, Y23)
+	ADDQ R13, R8
+	Q6T_ROW(Y24, Y25, Y26, Y27)
+	ADDQ R13, R8
+	Q6T_ROW(Y28, Y29, Y30, Y31)
+	ADDQ $210, BX
+	ADDQ $292, R9
+	ADDQ $292, R10
+	DECQ DX
+	JNZ block
+	MOVQ DI, AX
+	MOVQ 2112(SP), DX
+	TSTORE(Y16, 0(AX))
+	TSTORE(Y20, 4(AX))
+	TSTORE(Y24, 8(AX))
+	TSTORE(Y28, 12(AX))
+	ADDQ DX, AX
+	TSTORE(Y17, 0(AX))
+	TSTORE(Y21, 4(AX))
+	TSTORE(Y25, 8(AX))
+	TSTORE(Y29, 12(AX))
+	MOVQ DI, AX
+	ADDQ 2120(SP), AX
+	TSTORE(Y18, 0(AX))
+	TSTORE(Y22, 4(AX))
+	TSTORE(Y26, 8(AX))
+	TSTORE(Y30, 12(AX))
+	ADDQ 2128(SP), AX
+	TSTORE(Y19, 0(AX))
+	TSTORE(Y23, 4(AX))
+	TSTORE(Y27, 8(AX))
+	TSTORE(Y31, 12(AX))
+	ADDQ $16, DI
+	LEAQ (SI)(R13*4), SI
+	DECQ 2144(SP)
+	JNZ tile
+done:
+	VZEROUPPER
+	RET
