@@ -336,6 +336,38 @@ GLOBL q4kbc<>(SB), RODATA|NOPTR, $256
 	VPMOVZXBW X6, X6; \
 	VINSERTI128 $1, X6, Y6, Y6
 
+// Q4KT_UNPACK is Q4KT_SCALES for the scale words already loaded (AX:
+// bytes 4-7 of the super-block, BX: 8-11, DX: 12-15), leaving the scales
+// as int16 in both halves of Y10 and the mins in both halves of Y15, for
+// the next block. Uses R11, R13.
+#define Q4KT_UNPACK \
+	MOVL DX, R11; \
+	SHRL $4, R11; \
+	ANDL $0x0f0f0f0f, R11; \
+	MOVL BX, R13; \
+	SHRL $6, R13; \
+	ANDL $0x03030303, R13; \
+	SHLL $4, R13; \
+	ORL R13, R11; \
+	ANDL $0x3f3f3f3f, BX; \
+	SHLQ $32, R11; \
+	ORQ BX, R11; \
+	ANDL $0x0f0f0f0f, DX; \
+	MOVL AX, R13; \
+	SHRL $6, R13; \
+	ANDL $0x03030303, R13; \
+	SHLL $4, R13; \
+	ORL R13, DX; \
+	ANDL $0x3f3f3f3f, AX; \
+	SHLQ $32, DX; \
+	ORQ AX, DX; \
+	MOVQ DX, X10; \
+	VPMOVZXBW X10, X10; \
+	VINSERTI128 $1, X10, Y10, Y10; \
+	MOVQ R11, X15; \
+	VPMOVZXBW X15, X15; \
+	VINSERTI128 $1, X15, Y15, Y15
+
 // Q4KT_REDUCE sums the int32 lanes of Y0..Y3 (products of four activation
 // rows) and of the min products Y7 = [m0 | m1], Y8 = [m2 | m3] (four lanes
 // each) into Y9 = [s0 s1 s2 s3 | m0 m1 m2 m3]. Integer sums are exact, so
@@ -547,7 +579,9 @@ done:
 // q4_KiTile4VP is q4_KiTile4V for rows of up to 64 super-blocks: the
 // terms that depend on the activations alone (the four columns' scales d,
 // and their Q8_K sums paired per 32 elements for the mins) are laid out
-// once per call in a table (96 bytes per block), not once per weight row.
+// once per call in a table (96 bytes per block), not once per weight row;
+// and each block's scales are unpacked during the block before it (Y10,
+// Y15), so its products need not wait for that chain of scalar work.
 // Frame: the table (0-6143), dst column offsets (6144, 6152, 6160), dst
 // (6168), rows left (6176), the column-2 offset of x (6184), blocks left
 // (6192).
@@ -563,7 +597,6 @@ TEXT ·q4_KiTile4VP(SB), $6200-72
 	MOVQ R14, 6160(SP)
 	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9)
 	MOVQ R10, 6184(SP)
-	VMOVDQU q4knib<>(SB), Y15
 	VMOVDQU q4kdd<>(SB), Y13
 	VMOVDQU q4kmm<>(SB), Y14
 	MOVQ w+8(FP), SI
@@ -609,27 +642,47 @@ row:
 	MOVQ CX, 6192(SP)
 	LEAQ 0(SP), CX
 	VXORPS Y12, Y12, Y12
+	MOVL 4(R8), AX
+	MOVL 8(R8), BX
+	MOVL 12(R8), DX
+	Q4KT_UNPACK
 block:
 	PREFETCHT1 (R8)(DI*1)
 	PREFETCHT1 64(R8)(DI*1)
 	PREFETCHT1 128(R8)(DI*1)
-	Q4KT_SCALES
+	VPSHUFB q4kbc<>+0(SB), Y10, Y24
+	VPSHUFB q4kbc<>+32(SB), Y10, Y25
+	VPSHUFB q4kbc<>+64(SB), Y10, Y26
+	VPSHUFB q4kbc<>+96(SB), Y10, Y27
+	VPSHUFB q4kbc<>+128(SB), Y10, Y28
+	VPSHUFB q4kbc<>+160(SB), Y10, Y29
+	VPSHUFB q4kbc<>+192(SB), Y10, Y30
+	VPSHUFB q4kbc<>+224(SB), Y10, Y31
+	VMOVDQA Y15, Y6
+	XORL R13, R13
+	MOVL $144, AX
+	CMPQ 6192(SP), $1
+	CMOVQGT AX, R13
+	MOVL 4(R8)(R13*1), AX
+	MOVL 8(R8)(R13*1), BX
+	MOVL 12(R8)(R13*1), DX
+	Q4KT_UNPACK
 	VMOVDQU 16(R8), Y5
-	VPANDD Y15, Y5, Y16
+	VPANDD q4knib<>(SB), Y5, Y16
 	VPSRLW $4, Y5, Y5
-	VPANDD Y15, Y5, Y17
+	VPANDD q4knib<>(SB), Y5, Y17
 	VMOVDQU 48(R8), Y5
-	VPANDD Y15, Y5, Y18
+	VPANDD q4knib<>(SB), Y5, Y18
 	VPSRLW $4, Y5, Y5
-	VPANDD Y15, Y5, Y19
+	VPANDD q4knib<>(SB), Y5, Y19
 	VMOVDQU 80(R8), Y5
-	VPANDD Y15, Y5, Y20
+	VPANDD q4knib<>(SB), Y5, Y20
 	VPSRLW $4, Y5, Y5
-	VPANDD Y15, Y5, Y21
+	VPANDD q4knib<>(SB), Y5, Y21
 	VMOVDQU 112(R8), Y5
-	VPANDD Y15, Y5, Y22
+	VPANDD q4knib<>(SB), Y5, Y22
 	VPSRLW $4, Y5, Y5
-	VPANDD Y15, Y5, Y23
+	VPANDD q4knib<>(SB), Y5, Y23
 	VPXOR Y0, Y0, Y0
 	VPXOR Y7, Y7, Y7
 	VPMADDUBSW 4(R9), Y16, Y5
@@ -685,27 +738,27 @@ block:
 	VPMADDUBSW 228(R10), Y23, Y5
 	VPDPWSSD Y31, Y5, Y9
 	VPXOR Y3, Y3, Y3
-	VPXOR Y10, Y10, Y10
+	VPXOR Y4, Y4, Y4
 	VPMADDUBSW 4(R10)(R14*1), Y16, Y5
 	VPDPWSSD Y24, Y5, Y3
 	VPMADDUBSW 36(R10)(R14*1), Y17, Y5
-	VPDPWSSD Y25, Y5, Y10
+	VPDPWSSD Y25, Y5, Y4
 	VPMADDUBSW 68(R10)(R14*1), Y18, Y5
 	VPDPWSSD Y26, Y5, Y3
 	VPMADDUBSW 100(R10)(R14*1), Y19, Y5
-	VPDPWSSD Y27, Y5, Y10
+	VPDPWSSD Y27, Y5, Y4
 	VPMADDUBSW 132(R10)(R14*1), Y20, Y5
 	VPDPWSSD Y28, Y5, Y3
 	VPMADDUBSW 164(R10)(R14*1), Y21, Y5
-	VPDPWSSD Y29, Y5, Y10
+	VPDPWSSD Y29, Y5, Y4
 	VPMADDUBSW 196(R10)(R14*1), Y22, Y5
 	VPDPWSSD Y30, Y5, Y3
 	VPMADDUBSW 228(R10)(R14*1), Y23, Y5
-	VPDPWSSD Y31, Y5, Y10
+	VPDPWSSD Y31, Y5, Y4
 	VPADDD Y7, Y0, Y0
 	VPADDD Y8, Y1, Y1
 	VPADDD Y9, Y2, Y2
-	VPADDD Y10, Y3, Y3
+	VPADDD Y4, Y3, Y3
 	VPMADDWD 32(CX), Y6, Y7
 	VPMADDWD 64(CX), Y6, Y8
 	Q4KT_REDUCE
