@@ -811,26 +811,21 @@ DATA q6k32<>+16(SB)/8, $0x2020202020202020
 DATA q6k32<>+24(SB)/8, $0x2020202020202020
 GLOBL q6k32<>(SB), RODATA|NOPTR, $32
 
-// q6kperm+32j picks, from int32 lanes holding paired int16 scales, lanes
-// 2j and 2j+1: the first for elements 0-15 of a chunk, the second for
-// 16-31.
-DATA q6kperm<>+0(SB)/8, $0x0000000000000000
-DATA q6kperm<>+8(SB)/8, $0x0000000000000000
-DATA q6kperm<>+16(SB)/8, $0x0000000100000001
-DATA q6kperm<>+24(SB)/8, $0x0000000100000001
-DATA q6kperm<>+32(SB)/8, $0x0000000200000002
-DATA q6kperm<>+40(SB)/8, $0x0000000200000002
-DATA q6kperm<>+48(SB)/8, $0x0000000300000003
-DATA q6kperm<>+56(SB)/8, $0x0000000300000003
-DATA q6kperm<>+64(SB)/8, $0x0000000400000004
-DATA q6kperm<>+72(SB)/8, $0x0000000400000004
-DATA q6kperm<>+80(SB)/8, $0x0000000500000005
-DATA q6kperm<>+88(SB)/8, $0x0000000500000005
-DATA q6kperm<>+96(SB)/8, $0x0000000600000006
-DATA q6kperm<>+104(SB)/8, $0x0000000600000006
-DATA q6kperm<>+112(SB)/8, $0x0000000700000007
-DATA q6kperm<>+120(SB)/8, $0x0000000700000007
-GLOBL q6kperm<>(SB), RODATA|NOPTR, $128
+// q6ksc+32h spreads scale bytes 8h..8h+7 (of the sixteen repeated in
+// both 16-byte lanes) into the high bytes of int16 pairs, one pair per
+// int32 lane: [s0 s2 s4 s6 | s1 s3 s5 s7] (+8h), so that VPSRAW by 8 leaves
+// each scale sign-extended twice and VPSHUFD by 0x55k picks chunk k's
+// pair, scale 2k for elements 0-15 and 2k+1 for 16-31, without a
+// cross-lane shuffle (VPERMD shares its port with the products).
+DATA q6ksc<>+0(SB)/8, $0x0280028000800080
+DATA q6ksc<>+8(SB)/8, $0x0680068004800480
+DATA q6ksc<>+16(SB)/8, $0x0380038001800180
+DATA q6ksc<>+24(SB)/8, $0x0780078005800580
+DATA q6ksc<>+32(SB)/8, $0x0a800a8008800880
+DATA q6ksc<>+40(SB)/8, $0x0e800e800c800c80
+DATA q6ksc<>+48(SB)/8, $0x0b800b8009800980
+DATA q6ksc<>+56(SB)/8, $0x0f800f800d800d80
+GLOBL q6ksc<>(SB), RODATA|NOPTR, $64
 
 // Q6T_CHUNK adds chunk g (levels lv, 0..63; its scale pair sc) of one
 // weight row times the four columns to the int32 lanes Y0..Y3: per int16
@@ -850,42 +845,36 @@ GLOBL q6kperm<>(SB), RODATA|NOPTR, $128
 	VPSUBW (1792+32*(g))(CX), Y7, Y7; \
 	VPDPWSSD sc, Y7, Y3
 
-// Q6T_SCALE sets sc to the scale pair of one chunk: entry j of q6kperm
-// over src (Y10: scales 0-3, 8-11; Y11: 4-7, 12-15).
-#define Q6T_SCALE(j, src, sc) \
-	VMOVDQU q6kperm<>+(32*(j))(SB), sc; \
-	VPERMD src, sc, sc
-
 // Q6T_HALF adds the 128 elements of half h of the super-block at R8 (ql
 // at 64h, qh at 128+32h) in ggml's chunk order.
-#define Q6T_HALF(h) \
+#define Q6T_HALF(h, P) \
 	VMOVDQU (128+32*h)(R8), Y12; \
 	VMOVDQU (64*h)(R8), Y13; \
 	VPSLLW $4, Y12, Y14; \
 	VPAND Y9, Y14, Y14; \
 	VPAND Y8, Y13, Y5; \
 	VPOR Y14, Y5, Y5; \
-	Q6T_SCALE(2*h, Y10, Y4); \
+	VPSHUFD $0x00, P, Y4; \
 	Q6T_CHUNK(Y5, Y4, 4*h); \
 	VMOVDQU (64*h+32)(R8), Y15; \
 	VPSLLW $2, Y12, Y14; \
 	VPAND Y9, Y14, Y14; \
 	VPAND Y8, Y15, Y5; \
 	VPOR Y14, Y5, Y5; \
-	Q6T_SCALE(2*h+1, Y10, Y4); \
+	VPSHUFD $0x55, P, Y4; \
 	Q6T_CHUNK(Y5, Y4, 4*h+1); \
 	VPAND Y9, Y12, Y14; \
 	VPSRLW $4, Y13, Y5; \
 	VPAND Y8, Y5, Y5; \
 	VPOR Y14, Y5, Y5; \
-	Q6T_SCALE(2*h, Y11, Y4); \
+	VPSHUFD $0xaa, P, Y4; \
 	Q6T_CHUNK(Y5, Y4, 4*h+2); \
 	VPSRLW $2, Y12, Y14; \
 	VPAND Y9, Y14, Y14; \
 	VPSRLW $4, Y15, Y5; \
 	VPAND Y8, Y5, Y5; \
 	VPOR Y14, Y5, Y5; \
-	Q6T_SCALE(2*h+1, Y11, Y4); \
+	VPSHUFD $0xff, P, Y4; \
 	Q6T_CHUNK(Y5, Y4, 4*h+3)
 
 // Q6T_ROW adds the super-block at R8 times the four columns' Q8_K blocks
@@ -896,15 +885,17 @@ GLOBL q6kperm<>(SB), RODATA|NOPTR, $128
 	PREFETCHT1 64(R8)(R13*4); \
 	PREFETCHT1 128(R8)(R13*4); \
 	PREFETCHT1 192(R8)(R13*4); \
-	VPMOVSXBW 192(R8), Y10; \
-	VPUNPCKHWD Y10, Y10, Y11; \
-	VPUNPCKLWD Y10, Y10, Y10; \
+	VBROADCASTI128 192(R8), Y11; \
+	VPSHUFB q6ksc<>+0(SB), Y11, Y10; \
+	VPSHUFB q6ksc<>+32(SB), Y11, Y11; \
+	VPSRAW $8, Y10, Y10; \
+	VPSRAW $8, Y11, Y11; \
 	VPXOR Y0, Y0, Y0; \
 	VPXOR Y1, Y1, Y1; \
 	VPXOR Y2, Y2, Y2; \
 	VPXOR Y3, Y3, Y3; \
-	Q6T_HALF(0); \
-	Q6T_HALF(1); \
+	Q6T_HALF(0, Y10); \
+	Q6T_HALF(1, Y11); \
 	VPBROADCASTW 208(R8), X15; \
 	VCVTPH2PS X15, Y15; \
 	VCVTDQ2PS Y0, Y0; \
