@@ -581,7 +581,9 @@ done:
 // and their Q8_K sums paired per 32 elements for the mins) are laid out
 // once per call in a table (96 bytes per block), not once per weight row;
 // and each block's scales are unpacked during the block before it (Y10,
-// Y15), so its products need not wait for that chain of scalar work.
+// Y15), so its products need not wait for that chain of scalar work. The
+// row two on is prefetched into L1 (PREFETCHT0): on weights streamed from
+// memory, 0.55 -> 0.47 ns per block-pair against PREFETCHT1.
 // Frame: the table (0-6143), dst column offsets (6144, 6152, 6160), dst
 // (6168), rows left (6176), the column-2 offset of x (6184), blocks left
 // (6192).
@@ -647,9 +649,9 @@ row:
 	MOVL 12(R8), DX
 	Q4KT_UNPACK
 block:
-	PREFETCHT1 (R8)(DI*1)
-	PREFETCHT1 64(R8)(DI*1)
-	PREFETCHT1 128(R8)(DI*1)
+	PREFETCHT0 (R8)(DI*1)
+	PREFETCHT0 64(R8)(DI*1)
+	PREFETCHT0 128(R8)(DI*1)
 	VPSHUFB q4kbc<>+0(SB), Y10, Y24
 	VPSHUFB q4kbc<>+32(SB), Y10, Y25
 	VPSHUFB q4kbc<>+64(SB), Y10, Y26
