@@ -27,16 +27,19 @@
 // f16Rows1 asks for weights F16_PREFETCH bytes ahead of its loads into L2
 // (PREFETCHT1); rows are contiguous, so this reaches into the next rows.
 // Rows longer than F16_SPARSE_MAX elements prefetch every 64-byte line:
-// their float32 activations no longer fit in L1 beside the weights, the
-// activations' L1 misses crowd out the hardware prefetcher's, and without
-// the prefetches such rows stream from memory at half the bandwidth.
+// without it they stream from memory at about half the bandwidth (5632
+// elements, one thread: 13 against 20 GB/s), probably because their
+// float32 activations no longer fit in L1 beside the weights and the
+// activations' L1 misses get in the way of the hardware prefetcher.
 // Shorter rows prefetch one line in four (with four steps of 32 per
-// iteration), enough to keep the hardware prefetcher ahead at less cost.
+// iteration): there a prefetch per line costs more than it brings.
 // Measured on Zen 4 (the 1.1B shape, weights mapped from the file, 4 KiB
 // pages): prefetching into L1 (T0, NTA) does not help, distances of 2 and
-// 4 KiB lose bandwidth, 6-12 KiB are alike; and reading two or more rows
-// at once, even in 1-2 KiB blocks, loses up to half the bandwidth, so the
-// kernel keeps to one row at a time.
+// 4 KiB lose bandwidth, 6-12 KiB are alike. Reading two or four rows at
+// once (sharing the activation loads; twice as fast in cache) loses a
+// quarter to half of the bandwidth from memory, in 64-byte steps or 1-2
+// KiB blocks, with or without prefetches (even one sequential prefetch
+// stream over the next rows), so the kernel keeps to one row at a time.
 #define F16_PREFETCH 6144
 #define F16_SPARSE_MAX 3072
 
