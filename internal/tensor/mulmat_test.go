@@ -80,7 +80,9 @@ func TestMulMatLevelsBitExact(t *testing.T) {
 			k, _ := tensor.KernelsAt(ty, lv)
 			ref, _ := tensor.KernelsAt(ty, tensor.Generic)
 			bs := ty.BlockSize()
-			lengths := []int{256, 512, 1024}
+			// 16384 and 16640: 64 and 65 super-blocks, either side of
+			// where the Q4_K tile kernel switches to its long-row form.
+			lengths := []int{256, 512, 1024, 16384, 16640}
 			if bs == 1 {
 				// 160 and 3104: the F16 vec kernel's four-step loop with a
 				// leftover step, and its long-row (over 3072) branch.
