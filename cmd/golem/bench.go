@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,13 @@ type benchResult struct {
 	BandwidthRuns    []float64 `json:"read_bandwidth_runs_gb_s"`
 	HugeBandwidthGBs float64   `json:"read_bandwidth_hugepages_gb_s"`
 	DecodeFraction   float64   `json:"decode_fraction_of_bandwidth"`
+	// PairedFractions are each generation run's speed as a fraction of the
+	// bandwidth test run right after it (PairedBandwidthRuns), and
+	// PairedFraction their median: robust to a bandwidth that moves during
+	// the run, as it does on a shared machine.
+	PairedBandwidthRuns []float64 `json:"paired_read_bandwidth_gb_s"`
+	PairedFractions     []float64 `json:"paired_decode_fractions"`
+	PairedFraction      float64   `json:"paired_decode_fraction"`
 
 	// RSSBytes is the resident memory after the last test, with its
 	// session still alive and the garbage of earlier ones returned to the
@@ -258,12 +266,23 @@ func runBench(path string, cfg benchConfig, stderr io.Writer) (*benchResult, err
 		res.Tests = append(res.Tests, summarize(run))
 	}
 	if cfg.tg > 0 {
+		// The bandwidth of a shared machine moves from one second to the
+		// next (neighbours): each generation run is paired with a read
+		// bandwidth test right after it, and the fraction is taken per pair.
+		var meter *bwMeter
+		if cfg.bwGiB > 0 {
+			if meter, err = newBWMeter(cfg.bwGiB, res.Threads, false); err != nil {
+				return nil, err
+			}
+		}
 		run := benchRun{Name: "tg" + strconv.Itoa(cfg.tg), Tokens: cfg.tg}
+		var last *model.Session
 		for r := 0; r < cfg.reps; r++ {
 			s, err := session(1)
 			if err != nil {
 				return nil, err
 			}
+			last = s
 			start := time.Now()
 			for i := 0; i < cfg.tg; i++ {
 				if _, err := s.Eval(tokens[i : i+1]); err != nil {
@@ -271,16 +290,27 @@ func runBench(path string, cfg benchConfig, stderr io.Writer) (*benchResult, err
 				}
 			}
 			run.Runs = append(run.Runs, float64(cfg.tg)/time.Since(start).Seconds())
-			fmt.Fprintf(stderr, "  %s run %d: %.2f t/s\n", run.Name, r+1, run.Runs[r])
-			res.KVBytes = s.CacheBytes()
-			if r == cfg.reps-1 {
-				// Resident memory with the last session alive: the mapped
-				// file, its cache, the workspace and the runtime.
-				runtime.GC()
-				debug.FreeOSMemory()
-				res.RSSBytes = rss()
+			fmt.Fprintf(stderr, "  %s run %d: %.2f t/s", run.Name, r+1, run.Runs[r])
+			if meter != nil {
+				bw := slices.Max(meter.read(3))
+				f := run.Runs[r] * float64(res.WeightBytes) / (bw * 1e9)
+				res.PairedBandwidthRuns = append(res.PairedBandwidthRuns, bw)
+				res.PairedFractions = append(res.PairedFractions, f)
+				fmt.Fprintf(stderr, ", then %.1f GB/s read: %.2f", bw, f)
 			}
+			fmt.Fprintln(stderr)
+			res.KVBytes = s.CacheBytes()
 		}
+		if meter != nil {
+			meter.close()
+			res.PairedFraction = summarize(benchRun{Runs: res.PairedFractions}).Median
+		}
+		// Resident memory with the last session alive: the mapped file,
+		// its cache, the workspace and the runtime.
+		runtime.GC()
+		debug.FreeOSMemory()
+		res.RSSBytes = rss()
+		runtime.KeepAlive(last)
 		res.Tests = append(res.Tests, summarize(run))
 	} else {
 		runtime.GC()
@@ -326,9 +356,16 @@ func summarize(r benchRun) benchRun {
 	return r
 }
 
-// readBandwidth measures how fast threads workers stream through gib GiB
-// of memory (small pages, or huge ones), runs times.
-func readBandwidth(gib float64, threads, runs int, huge bool) ([]float64, error) {
+// bwMeter measures how fast threads workers stream through a buffer of
+// pseudo-random data (small pages, or huge ones), as often as asked.
+type bwMeter struct {
+	buf  []byte
+	free func()
+	pool *parallel.Pool
+	sums []uint64
+}
+
+func newBWMeter(gib float64, threads int, huge bool) (*bwMeter, error) {
 	n := int(gib * (1 << 30))
 	n &^= 1<<20 - 1
 	if n == 0 {
@@ -338,7 +375,6 @@ func readBandwidth(gib float64, threads, runs int, huge bool) ([]float64, error)
 	if err != nil {
 		return nil, fmt.Errorf("bandwidth test buffer: %w", err)
 	}
-	defer free()
 	// Fill every byte with pseudo-random data: the test must read memory,
 	// not the zero page, and no two pages may be equal, or a host that
 	// merges identical pages (KSM) serves the test from a few cached pages
@@ -351,22 +387,41 @@ func readBandwidth(gib float64, threads, runs int, huge bool) ([]float64, error)
 		binary.LittleEndian.PutUint64(buf[i:], x)
 	}
 	pool := parallel.New(threads)
-	defer pool.Close()
+	return &bwMeter{buf: buf, free: free, pool: pool, sums: make([]uint64, pool.Size())}, nil
+}
+
+// read streams through the buffer runs times and returns each rate in GB/s.
+func (b *bwMeter) read(runs int) []float64 {
 	const chunk = 1 << 20
-	sums := make([]uint64, pool.Size())
+	n := len(b.buf)
 	read := func(w, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			sums[w] += tensor.StreamRead(buf[c*chunk : (c+1)*chunk])
+			b.sums[w] += tensor.StreamRead(b.buf[c*chunk : (c+1)*chunk])
 		}
 	}
 	var out []float64
 	for r := 0; r < runs; r++ {
 		start := time.Now()
-		pool.For(n/chunk, 4, read)
+		b.pool.For(n/chunk, 4, read)
 		out = append(out, float64(n)/time.Since(start).Seconds()/1e9)
 	}
-	runtime.KeepAlive(sums)
-	return out, nil
+	runtime.KeepAlive(b.sums)
+	return out
+}
+
+func (b *bwMeter) close() {
+	b.pool.Close()
+	b.free()
+}
+
+// readBandwidth measures the read bandwidth over gib GiB runs times.
+func readBandwidth(gib float64, threads, runs int, huge bool) ([]float64, error) {
+	b, err := newBWMeter(gib, threads, huge)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+	return b.read(runs), nil
 }
 
 // rss returns the process's resident memory (Linux), or 0.
@@ -404,6 +459,13 @@ func printBench(w io.Writer, r *benchResult) {
 		if r.DecodeFraction > 0 {
 			fmt.Fprintf(w, "generation: %.2f GB of weights per token, %.2f of the bandwidth limit\n", float64(r.WeightBytes)/1e9, r.DecodeFraction)
 		}
+	}
+	if r.PairedFraction > 0 {
+		fs := make([]string, len(r.PairedFractions))
+		for i, f := range r.PairedFractions {
+			fs[i] = fmt.Sprintf("%.2f of %.1f", f, r.PairedBandwidthRuns[i])
+		}
+		fmt.Fprintf(w, "generation paired with a bandwidth test after each run: median %.2f (%s GB/s)\n", r.PairedFraction, strings.Join(fs, ", "))
 	}
 	if r.RSSBytes > 0 {
 		fmt.Fprintf(w, "resident memory: %s (file %s, KV cache %s, beyond both %.0f MiB)\n", gib(r.RSSBytes), gib(r.FileBytes), gib(r.KVBytes),

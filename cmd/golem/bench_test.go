@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -46,6 +47,14 @@ func TestBenchGeneratedModel(t *testing.T) {
 	}
 	if res.BandwidthGBs <= 0 || len(res.BandwidthRuns) == 0 || res.DecodeFraction <= 0 {
 		t.Errorf("bandwidth: %v GB/s (runs %v), decode fraction %v", res.BandwidthGBs, res.BandwidthRuns, res.DecodeFraction)
+	}
+	if len(res.PairedFractions) != 2 || len(res.PairedBandwidthRuns) != 2 || res.PairedFraction <= 0 {
+		t.Errorf("paired bandwidth %v, fractions %v, median %v: want one pair per generation run", res.PairedBandwidthRuns, res.PairedFractions, res.PairedFraction)
+	}
+	for i, f := range res.PairedFractions {
+		if want := res.Tests[1].Runs[i] * float64(res.WeightBytes) / (res.PairedBandwidthRuns[i] * 1e9); math.Abs(f-want) > 1e-9*want {
+			t.Errorf("paired fraction %d = %v, want %v", i, f, want)
+		}
 	}
 	if res.RSSBytes > 0 && res.RSSOverheadBytes != res.RSSBytes-res.FileBytes-res.KVBytes {
 		t.Errorf("RSS overhead %d, want %d", res.RSSOverheadBytes, res.RSSBytes-res.FileBytes-res.KVBytes)
