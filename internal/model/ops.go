@@ -138,19 +138,23 @@ func yarnRamp(lo, hi float32, i0 int) float32 {
 // rope rotates the first RopeDim elements of each of the nHeads heads of
 // the T rows of x, in the architecture's pairing.
 func (w *Workspace) rope(x []float32, nHeads, T, set int) {
-	c := &w.m.Config
-	half := c.RopeDim / 2
-	hd := c.HeadDim
-	v := w.m.vec
+	half := w.m.RopeDim / 2
+	hd := w.m.HeadDim
 	for t := 0; t < T; t++ {
-		cs, sn := w.cos[set][t*half:(t+1)*half], w.sin[set][t*half:(t+1)*half]
-		for h := 0; h < nHeads; h++ {
-			head := x[(t*nHeads+h)*hd : (t*nHeads+h+1)*hd]
-			if c.RopeStyle == RopeNeoX {
-				v.RopeNeoX(head, cs, sn)
-			} else {
-				v.RopeNormal(head, cs, sn)
-			}
+		w.m.ropeRow(x[t*nHeads*hd:(t+1)*nHeads*hd], nHeads, w.cos[set][t*half:(t+1)*half], w.sin[set][t*half:(t+1)*half])
+	}
+}
+
+// ropeRow rotates each of the nHeads heads of one row by the angles whose
+// cosines and sines are cs and sn, in the architecture's pairing.
+func (m *Model) ropeRow(row []float32, nHeads int, cs, sn []float32) {
+	hd := m.HeadDim
+	for h := 0; h < nHeads; h++ {
+		head := row[h*hd : (h+1)*hd]
+		if m.RopeStyle == RopeNeoX {
+			m.vec.RopeNeoX(head, cs, sn)
+		} else {
+			m.vec.RopeNormal(head, cs, sn)
 		}
 	}
 }

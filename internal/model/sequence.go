@@ -159,20 +159,11 @@ func (s *Sequence) Shift(keep, discard int) error {
 		return fmt.Errorf("context shift is not supported for models with sliding-window attention")
 	}
 	c := &s.m.Config
-	kvDim, vDim, hd := c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV, c.HeadDim
+	kvDim, vDim := c.NHeadKV*c.HeadDim, c.NHeadKV*c.HeadDimV
 	half := c.RopeDim / 2
 	cs, sn := make([]float32, half), make([]float32, half)
 	row := make([]float32, kvDim)
-	rotate := func(row []float32) {
-		for h := 0; h < c.NHeadKV; h++ {
-			head := row[h*hd : (h+1)*hd]
-			if c.RopeStyle == RopeNeoX {
-				s.m.vec.RopeNeoX(head, cs, sn)
-			} else {
-				s.m.vec.RopeNormal(head, cs, sn)
-			}
-		}
-	}
+	rotate := func(row []float32) { s.m.ropeRow(row, c.NHeadKV, cs, sn) }
 	lastSet := -1
 	for l := range s.kvRows {
 		if set := s.m.Layers[l].Rope; set != lastSet {
