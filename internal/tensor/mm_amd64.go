@@ -25,6 +25,7 @@ type asmKernel struct {
 	r4 rows4Fn
 	r8 rows4Fn
 	t4 tileFn
+	t2 tileFn // exactly two activation rows, in t4's order; may be nil
 }
 
 // asmMulMat builds a MulMat from the kernels pick returns for an order
@@ -57,14 +58,19 @@ func asmMulMat(t Type, pick func(Order, int) (asmKernel, bool)) func(int, []byte
 		wp := unsafe.Pointer(&w[0])
 		c := 0
 		if k.t4 != nil {
-			// Groups of up to four columns (two or three cost as much as
-			// four), the rows past a multiple of four one column at a time.
+			// Groups of up to four columns (three cost as much as four;
+			// two as much too unless t2 is set), the rows past a multiple
+			// of four one column at a time.
 			r4 := rows &^ 3
 			for ; c+1 < cols; c += 4 {
 				kc := min(4, cols-c)
 				xp, dp := unsafe.Pointer(&x[c*xStride]), unsafe.Pointer(&dst[c*dstStride])
+				tile := k.t4
+				if kc == 2 && k.t2 != nil {
+					tile = k.t2
+				}
 				if r4 > 0 {
-					k.t4(nb, wp, wStride, r4, xp, xStride, kc, dp, 4*dstStride)
+					tile(nb, wp, wStride, r4, xp, xStride, kc, dp, 4*dstStride)
 				}
 				if r4 < rows {
 					for i := c; i < c+kc; i++ {
