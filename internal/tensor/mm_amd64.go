@@ -26,6 +26,7 @@ type asmKernel struct {
 	r8 rows4Fn
 	t4 tileFn
 	t2 tileFn // exactly two activation rows, in t4's order; may be nil
+	t3 tileFn // exactly three; may be nil
 }
 
 // asmMulMat builds a MulMat from the kernels pick returns for an order
@@ -58,16 +59,19 @@ func asmMulMat(t Type, pick func(Order, int) (asmKernel, bool)) func(int, []byte
 		wp := unsafe.Pointer(&w[0])
 		c := 0
 		if k.t4 != nil {
-			// Groups of up to four columns (three cost as much as four;
-			// two as much too unless t2 is set), the rows past a multiple
-			// of four one column at a time.
+			// Groups of up to four columns (two or three cost as much as
+			// four unless t2 or t3 is set), the rows past a multiple of
+			// four one column at a time.
 			r4 := rows &^ 3
 			for ; c+1 < cols; c += 4 {
 				kc := min(4, cols-c)
 				xp, dp := unsafe.Pointer(&x[c*xStride]), unsafe.Pointer(&dst[c*dstStride])
 				tile := k.t4
-				if kc == 2 && k.t2 != nil {
+				switch {
+				case kc == 2 && k.t2 != nil:
 					tile = k.t2
+				case kc == 3 && k.t3 != nil:
+					tile = k.t3
 				}
 				if r4 > 0 {
 					tile(nb, wp, wStride, r4, xp, xStride, kc, dp, 4*dstStride)
