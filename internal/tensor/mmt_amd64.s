@@ -74,6 +74,160 @@ GLOBL q8perm<>(SB), RODATA|NOPTR, $64
 	VCVTDQ2PS Y12, Y12; \
 	VFMADD231PS.BCST d, Y12, acc
 
+// Q4KTP_HEAD is the common part of q4_KiTile4VP, q4_KiTile3VP and
+// q4_KiTile2VP up to a block's products: the frame, the per-call table of
+// the activation terms, the heads of the row and block loops, the
+// unpacked nibbles (Y16-Y23) and scales (Y24-Y31), and the zeroed
+// accumulators of columns 0 and 1 (Y0, Y7, Y1, Y8). Q4KTP_TAIL is their
+// common part once the products are summed into Y0-Y3: mins, scales, the
+// stores and the ends of the loops.
+#define Q4KTP_HEAD \
+	MOVQ dst+56(FP), DI ; \
+	MOVQ DI, 6168(SP) ; \
+	MOVQ rows+24(FP), AX ; \
+	MOVQ AX, 6176(SP) ; \
+	MOVQ cols+48(FP), AX ; \
+	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9) ; \
+	MOVQ R12, 6144(SP) ; \
+	MOVQ R10, 6152(SP) ; \
+	MOVQ R14, 6160(SP) ; \
+	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9) ; \
+	MOVQ R10, 6184(SP) ; \
+	VMOVDQU q4kdd<>(SB), Y13 ; \
+	VMOVDQU q4kmm<>(SB), Y14 ; \
+	MOVQ w+8(FP), SI ; \
+	MOVQ wstride+16(FP), DI ; \
+	SHLQ $1, DI ; \
+	CMPQ 6176(SP), $0 ; \
+	JEQ done ; \
+	MOVQ SI, AX ; \
+	LEAQ (SI)(DI*1), BX ; \
+head: ; \
+	PREFETCHT0 (AX) ; \
+	ADDQ $64, AX ; \
+	CMPQ AX, BX ; \
+	JB head ; \
+	MOVQ x+32(FP), R9 ; \
+	MOVQ 6184(SP), R10 ; \
+	ADDQ R9, R10 ; \
+	MOVQ nb+0(FP), CX ; \
+	LEAQ 0(SP), AX ; \
+pre: ; \
+	VMOVSS (R9), X10 ; \
+	VINSERTPS $0x10, (R9)(R12*1), X10, X10 ; \
+	VINSERTPS $0x20, (R10), X10, X10 ; \
+	VINSERTPS $0x30, (R10)(R14*1), X10, X10 ; \
+	VINSERTF128 $1, X10, Y10, Y10 ; \
+	VMOVUPS Y10, 0(AX) ; \
+	VMOVDQU 260(R9), X7 ; \
+	VINSERTI128 $1, 260(R9)(R12*1), Y7, Y7 ; \
+	VMOVDQU 276(R9), X5 ; \
+	VINSERTI128 $1, 276(R9)(R12*1), Y5, Y5 ; \
+	VPHADDW Y5, Y7, Y7 ; \
+	VMOVDQU Y7, 32(AX) ; \
+	VMOVDQU 260(R10), X8 ; \
+	VINSERTI128 $1, 260(R10)(R14*1), Y8, Y8 ; \
+	VMOVDQU 276(R10), X5 ; \
+	VINSERTI128 $1, 276(R10)(R14*1), Y5, Y5 ; \
+	VPHADDW Y5, Y8, Y8 ; \
+	VMOVDQU Y8, 64(AX) ; \
+	ADDQ $96, AX ; \
+	ADDQ $292, R9 ; \
+	ADDQ $292, R10 ; \
+	DECQ CX ; \
+	JNZ pre ; \
+row: ; \
+	MOVQ SI, R8 ; \
+	MOVQ x+32(FP), R9 ; \
+	MOVQ 6184(SP), R10 ; \
+	ADDQ R9, R10 ; \
+	MOVQ nb+0(FP), CX ; \
+	MOVQ CX, 6192(SP) ; \
+	LEAQ 0(SP), CX ; \
+	VXORPS Y12, Y12, Y12 ; \
+	MOVL 4(R8), AX ; \
+	MOVL 8(R8), BX ; \
+	MOVL 12(R8), DX ; \
+	Q4KT_UNPACK ; \
+block: ; \
+	PREFETCHT0 (R8)(DI*1) ; \
+	PREFETCHT0 64(R8)(DI*1) ; \
+	PREFETCHT0 128(R8)(DI*1) ; \
+	VPSHUFB q4kbc<>+0(SB), Y10, Y24 ; \
+	VPSHUFB q4kbc<>+32(SB), Y10, Y25 ; \
+	VPSHUFB q4kbc<>+64(SB), Y10, Y26 ; \
+	VPSHUFB q4kbc<>+96(SB), Y10, Y27 ; \
+	VPSHUFB q4kbc<>+128(SB), Y10, Y28 ; \
+	VPSHUFB q4kbc<>+160(SB), Y10, Y29 ; \
+	VPSHUFB q4kbc<>+192(SB), Y10, Y30 ; \
+	VPSHUFB q4kbc<>+224(SB), Y10, Y31 ; \
+	VMOVDQA Y15, Y6 ; \
+	XORL R13, R13 ; \
+	MOVL $144, AX ; \
+	CMPQ 6192(SP), $1 ; \
+	CMOVQGT AX, R13 ; \
+	MOVL 4(R8)(R13*1), AX ; \
+	MOVL 8(R8)(R13*1), BX ; \
+	MOVL 12(R8)(R13*1), DX ; \
+	Q4KT_UNPACK ; \
+	VMOVDQU 16(R8), Y5 ; \
+	VPANDD q4knib<>(SB), Y5, Y16 ; \
+	VPSRLW $4, Y5, Y5 ; \
+	VPANDD q4knib<>(SB), Y5, Y17 ; \
+	VMOVDQU 48(R8), Y5 ; \
+	VPANDD q4knib<>(SB), Y5, Y18 ; \
+	VPSRLW $4, Y5, Y5 ; \
+	VPANDD q4knib<>(SB), Y5, Y19 ; \
+	VMOVDQU 80(R8), Y5 ; \
+	VPANDD q4knib<>(SB), Y5, Y20 ; \
+	VPSRLW $4, Y5, Y5 ; \
+	VPANDD q4knib<>(SB), Y5, Y21 ; \
+	VMOVDQU 112(R8), Y5 ; \
+	VPANDD q4knib<>(SB), Y5, Y22 ; \
+	VPSRLW $4, Y5, Y5 ; \
+	VPANDD q4knib<>(SB), Y5, Y23 ; \
+	VPXOR Y0, Y0, Y0 ; \
+	VPXOR Y7, Y7, Y7 ; \
+	VPXOR Y1, Y1, Y1 ; \
+	VPXOR Y8, Y8, Y8
+
+#define Q4KTP_TAIL \
+	VPMADDWD 32(CX), Y6, Y7 ; \
+	VPMADDWD 64(CX), Y6, Y8 ; \
+	Q4KT_REDUCE ; \
+	VMOVD (R8), X11 ; \
+	VCVTPH2PS X11, X11 ; \
+	VPERMPS Y11, Y13, Y11 ; \
+	VMULPS 0(CX), Y11, Y11 ; \
+	VCVTDQ2PS Y9, Y9 ; \
+	VFMADD231PS Y11, Y9, Y12 ; \
+	ADDQ $144, R8 ; \
+	ADDQ $292, R9 ; \
+	ADDQ $292, R10 ; \
+	ADDQ $96, CX ; \
+	DECQ 6192(SP) ; \
+	JNZ block ; \
+	VEXTRACTF128 $1, Y12, X5 ; \
+	VSUBPS X5, X12, X12 ; \
+	MOVQ 6168(SP), AX ; \
+	VMOVSS X12, (AX) ; \
+	MOVQ AX, BX ; \
+	ADDQ 6144(SP), BX ; \
+	VEXTRACTPS $1, X12, (BX) ; \
+	MOVQ AX, BX ; \
+	ADDQ 6152(SP), BX ; \
+	VEXTRACTPS $2, X12, (BX) ; \
+	ADDQ 6160(SP), BX ; \
+	VEXTRACTPS $3, X12, (BX) ; \
+	ADDQ $4, AX ; \
+	MOVQ AX, 6168(SP) ; \
+	ADDQ wstride+16(FP), SI ; \
+	DECQ 6176(SP) ; \
+	JNZ row ; \
+done: ; \
+	VZEROUPPER ; \
+	RET
+
 // q8_0Tile4V multiplies rows weight rows (a multiple of four) by cols
 // activation rows, four weight rows at a time, in chunks of up to 32
 // blocks: first the chunk's table of scale products (d(r,c) at 64·block +
@@ -589,114 +743,7 @@ done:
 // (6168), rows left (6176), the column-2 offset of x (6184), blocks left
 // (6192).
 TEXT ·q4_KiTile4VP(SB), $6200-72
-	MOVQ dst+56(FP), DI
-	MOVQ DI, 6168(SP)
-	MOVQ rows+24(FP), AX
-	MOVQ AX, 6176(SP)
-	MOVQ cols+48(FP), AX
-	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9)
-	MOVQ R12, 6144(SP)
-	MOVQ R10, 6152(SP)
-	MOVQ R14, 6160(SP)
-	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9)
-	MOVQ R10, 6184(SP)
-	VMOVDQU q4kdd<>(SB), Y13
-	VMOVDQU q4kmm<>(SB), Y14
-	MOVQ w+8(FP), SI
-	MOVQ wstride+16(FP), DI
-	SHLQ $1, DI
-	CMPQ 6176(SP), $0
-	JEQ done
-	MOVQ SI, AX
-	LEAQ (SI)(DI*1), BX
-head:
-	PREFETCHT0 (AX)
-	ADDQ $64, AX
-	CMPQ AX, BX
-	JB head
-	MOVQ x+32(FP), R9
-	MOVQ 6184(SP), R10
-	ADDQ R9, R10
-	MOVQ nb+0(FP), CX
-	LEAQ 0(SP), AX
-pre:
-	VMOVSS (R9), X10
-	VINSERTPS $0x10, (R9)(R12*1), X10, X10
-	VINSERTPS $0x20, (R10), X10, X10
-	VINSERTPS $0x30, (R10)(R14*1), X10, X10
-	VINSERTF128 $1, X10, Y10, Y10
-	VMOVUPS Y10, 0(AX)
-	VMOVDQU 260(R9), X7
-	VINSERTI128 $1, 260(R9)(R12*1), Y7, Y7
-	VMOVDQU 276(R9), X5
-	VINSERTI128 $1, 276(R9)(R12*1), Y5, Y5
-	VPHADDW Y5, Y7, Y7
-	VMOVDQU Y7, 32(AX)
-	VMOVDQU 260(R10), X8
-	VINSERTI128 $1, 260(R10)(R14*1), Y8, Y8
-	VMOVDQU 276(R10), X5
-	VINSERTI128 $1, 276(R10)(R14*1), Y5, Y5
-	VPHADDW Y5, Y8, Y8
-	VMOVDQU Y8, 64(AX)
-	ADDQ $96, AX
-	ADDQ $292, R9
-	ADDQ $292, R10
-	DECQ CX
-	JNZ pre
-row:
-	MOVQ SI, R8
-	MOVQ x+32(FP), R9
-	MOVQ 6184(SP), R10
-	ADDQ R9, R10
-	MOVQ nb+0(FP), CX
-	MOVQ CX, 6192(SP)
-	LEAQ 0(SP), CX
-	VXORPS Y12, Y12, Y12
-	MOVL 4(R8), AX
-	MOVL 8(R8), BX
-	MOVL 12(R8), DX
-	Q4KT_UNPACK
-block:
-	PREFETCHT0 (R8)(DI*1)
-	PREFETCHT0 64(R8)(DI*1)
-	PREFETCHT0 128(R8)(DI*1)
-	VPSHUFB q4kbc<>+0(SB), Y10, Y24
-	VPSHUFB q4kbc<>+32(SB), Y10, Y25
-	VPSHUFB q4kbc<>+64(SB), Y10, Y26
-	VPSHUFB q4kbc<>+96(SB), Y10, Y27
-	VPSHUFB q4kbc<>+128(SB), Y10, Y28
-	VPSHUFB q4kbc<>+160(SB), Y10, Y29
-	VPSHUFB q4kbc<>+192(SB), Y10, Y30
-	VPSHUFB q4kbc<>+224(SB), Y10, Y31
-	VMOVDQA Y15, Y6
-	XORL R13, R13
-	MOVL $144, AX
-	CMPQ 6192(SP), $1
-	CMOVQGT AX, R13
-	MOVL 4(R8)(R13*1), AX
-	MOVL 8(R8)(R13*1), BX
-	MOVL 12(R8)(R13*1), DX
-	Q4KT_UNPACK
-	VMOVDQU 16(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y16
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y17
-	VMOVDQU 48(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y18
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y19
-	VMOVDQU 80(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y20
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y21
-	VMOVDQU 112(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y22
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y23
-	VPXOR Y0, Y0, Y0
-	VPXOR Y7, Y7, Y7
-	VPXOR Y1, Y1, Y1
-	VPXOR Y8, Y8, Y8
+	Q4KTP_HEAD
 	VPXOR Y2, Y2, Y2
 	VPXOR Y9, Y9, Y9
 	VPXOR Y3, Y3, Y3
@@ -769,153 +816,12 @@ block:
 	VPADDD Y8, Y1, Y1
 	VPADDD Y9, Y2, Y2
 	VPADDD Y4, Y3, Y3
-	VPMADDWD 32(CX), Y6, Y7
-	VPMADDWD 64(CX), Y6, Y8
-	Q4KT_REDUCE
-	VMOVD (R8), X11
-	VCVTPH2PS X11, X11
-	VPERMPS Y11, Y13, Y11
-	VMULPS 0(CX), Y11, Y11
-	VCVTDQ2PS Y9, Y9
-	VFMADD231PS Y11, Y9, Y12
-	ADDQ $144, R8
-	ADDQ $292, R9
-	ADDQ $292, R10
-	ADDQ $96, CX
-	DECQ 6192(SP)
-	JNZ block
-	VEXTRACTF128 $1, Y12, X5
-	VSUBPS X5, X12, X12
-	MOVQ 6168(SP), AX
-	VMOVSS X12, (AX)
-	MOVQ AX, BX
-	ADDQ 6144(SP), BX
-	VEXTRACTPS $1, X12, (BX)
-	MOVQ AX, BX
-	ADDQ 6152(SP), BX
-	VEXTRACTPS $2, X12, (BX)
-	ADDQ 6160(SP), BX
-	VEXTRACTPS $3, X12, (BX)
-	ADDQ $4, AX
-	MOVQ AX, 6168(SP)
-	ADDQ wstride+16(FP), SI
-	DECQ 6176(SP)
-	JNZ row
-done:
-	VZEROUPPER
-	RET
+	Q4KTP_TAIL
 
 // q4_KiTile3VP is q4_KiTile2VP for three activation rows: column 3, a
 // repeat of column 2, is skipped. Same frame as q4_KiTile4VP.
 TEXT ·q4_KiTile3VP(SB), $6200-72
-	MOVQ dst+56(FP), DI
-	MOVQ DI, 6168(SP)
-	MOVQ rows+24(FP), AX
-	MOVQ AX, 6176(SP)
-	MOVQ cols+48(FP), AX
-	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9)
-	MOVQ R12, 6144(SP)
-	MOVQ R10, 6152(SP)
-	MOVQ R14, 6160(SP)
-	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9)
-	MOVQ R10, 6184(SP)
-	VMOVDQU q4kdd<>(SB), Y13
-	VMOVDQU q4kmm<>(SB), Y14
-	MOVQ w+8(FP), SI
-	MOVQ wstride+16(FP), DI
-	SHLQ $1, DI
-	CMPQ 6176(SP), $0
-	JEQ done
-	MOVQ SI, AX
-	LEAQ (SI)(DI*1), BX
-head:
-	PREFETCHT0 (AX)
-	ADDQ $64, AX
-	CMPQ AX, BX
-	JB head
-	MOVQ x+32(FP), R9
-	MOVQ 6184(SP), R10
-	ADDQ R9, R10
-	MOVQ nb+0(FP), CX
-	LEAQ 0(SP), AX
-pre:
-	VMOVSS (R9), X10
-	VINSERTPS $0x10, (R9)(R12*1), X10, X10
-	VINSERTPS $0x20, (R10), X10, X10
-	VINSERTPS $0x30, (R10)(R14*1), X10, X10
-	VINSERTF128 $1, X10, Y10, Y10
-	VMOVUPS Y10, 0(AX)
-	VMOVDQU 260(R9), X7
-	VINSERTI128 $1, 260(R9)(R12*1), Y7, Y7
-	VMOVDQU 276(R9), X5
-	VINSERTI128 $1, 276(R9)(R12*1), Y5, Y5
-	VPHADDW Y5, Y7, Y7
-	VMOVDQU Y7, 32(AX)
-	VMOVDQU 260(R10), X8
-	VINSERTI128 $1, 260(R10)(R14*1), Y8, Y8
-	VMOVDQU 276(R10), X5
-	VINSERTI128 $1, 276(R10)(R14*1), Y5, Y5
-	VPHADDW Y5, Y8, Y8
-	VMOVDQU Y8, 64(AX)
-	ADDQ $96, AX
-	ADDQ $292, R9
-	ADDQ $292, R10
-	DECQ CX
-	JNZ pre
-row:
-	MOVQ SI, R8
-	MOVQ x+32(FP), R9
-	MOVQ 6184(SP), R10
-	ADDQ R9, R10
-	MOVQ nb+0(FP), CX
-	MOVQ CX, 6192(SP)
-	LEAQ 0(SP), CX
-	VXORPS Y12, Y12, Y12
-	MOVL 4(R8), AX
-	MOVL 8(R8), BX
-	MOVL 12(R8), DX
-	Q4KT_UNPACK
-block:
-	PREFETCHT0 (R8)(DI*1)
-	PREFETCHT0 64(R8)(DI*1)
-	PREFETCHT0 128(R8)(DI*1)
-	VPSHUFB q4kbc<>+0(SB), Y10, Y24
-	VPSHUFB q4kbc<>+32(SB), Y10, Y25
-	VPSHUFB q4kbc<>+64(SB), Y10, Y26
-	VPSHUFB q4kbc<>+96(SB), Y10, Y27
-	VPSHUFB q4kbc<>+128(SB), Y10, Y28
-	VPSHUFB q4kbc<>+160(SB), Y10, Y29
-	VPSHUFB q4kbc<>+192(SB), Y10, Y30
-	VPSHUFB q4kbc<>+224(SB), Y10, Y31
-	VMOVDQA Y15, Y6
-	XORL R13, R13
-	MOVL $144, AX
-	CMPQ 6192(SP), $1
-	CMOVQGT AX, R13
-	MOVL 4(R8)(R13*1), AX
-	MOVL 8(R8)(R13*1), BX
-	MOVL 12(R8)(R13*1), DX
-	Q4KT_UNPACK
-	VMOVDQU 16(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y16
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y17
-	VMOVDQU 48(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y18
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y19
-	VMOVDQU 80(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y20
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y21
-	VMOVDQU 112(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y22
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y23
-	VPXOR Y0, Y0, Y0
-	VPXOR Y7, Y7, Y7
-	VPXOR Y1, Y1, Y1
-	VPXOR Y8, Y8, Y8
+	Q4KTP_HEAD
 	VPXOR Y2, Y2, Y2
 	VPXOR Y9, Y9, Y9
 	VPMADDUBSW 4(R9), Y16, Y5
@@ -970,155 +876,14 @@ block:
 	VPADDD Y8, Y1, Y1
 	VPADDD Y9, Y2, Y2
 	VMOVDQA Y2, Y3
-	VPMADDWD 32(CX), Y6, Y7
-	VPMADDWD 64(CX), Y6, Y8
-	Q4KT_REDUCE
-	VMOVD (R8), X11
-	VCVTPH2PS X11, X11
-	VPERMPS Y11, Y13, Y11
-	VMULPS 0(CX), Y11, Y11
-	VCVTDQ2PS Y9, Y9
-	VFMADD231PS Y11, Y9, Y12
-	ADDQ $144, R8
-	ADDQ $292, R9
-	ADDQ $292, R10
-	ADDQ $96, CX
-	DECQ 6192(SP)
-	JNZ block
-	VEXTRACTF128 $1, Y12, X5
-	VSUBPS X5, X12, X12
-	MOVQ 6168(SP), AX
-	VMOVSS X12, (AX)
-	MOVQ AX, BX
-	ADDQ 6144(SP), BX
-	VEXTRACTPS $1, X12, (BX)
-	MOVQ AX, BX
-	ADDQ 6152(SP), BX
-	VEXTRACTPS $2, X12, (BX)
-	ADDQ 6160(SP), BX
-	VEXTRACTPS $3, X12, (BX)
-	ADDQ $4, AX
-	MOVQ AX, 6168(SP)
-	ADDQ wstride+16(FP), SI
-	DECQ 6176(SP)
-	JNZ row
-done:
-	VZEROUPPER
-	RET
+	Q4KTP_TAIL
 
 // q4_KiTile2VP is q4_KiTile4VP for two activation rows (cols 2): the
 // products of columns 2 and 3, which would repeat those of 0 and 1, are
 // skipped and their lane sums copied, halving the integer work per block
 // (two sequences decoded together). Same frame as q4_KiTile4VP.
 TEXT ·q4_KiTile2VP(SB), $6200-72
-	MOVQ dst+56(FP), DI
-	MOVQ DI, 6168(SP)
-	MOVQ rows+24(FP), AX
-	MOVQ AX, 6176(SP)
-	MOVQ cols+48(FP), AX
-	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9)
-	MOVQ R12, 6144(SP)
-	MOVQ R10, 6152(SP)
-	MOVQ R14, 6160(SP)
-	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9)
-	MOVQ R10, 6184(SP)
-	VMOVDQU q4kdd<>(SB), Y13
-	VMOVDQU q4kmm<>(SB), Y14
-	MOVQ w+8(FP), SI
-	MOVQ wstride+16(FP), DI
-	SHLQ $1, DI
-	CMPQ 6176(SP), $0
-	JEQ done
-	MOVQ SI, AX
-	LEAQ (SI)(DI*1), BX
-head:
-	PREFETCHT0 (AX)
-	ADDQ $64, AX
-	CMPQ AX, BX
-	JB head
-	MOVQ x+32(FP), R9
-	MOVQ 6184(SP), R10
-	ADDQ R9, R10
-	MOVQ nb+0(FP), CX
-	LEAQ 0(SP), AX
-pre:
-	VMOVSS (R9), X10
-	VINSERTPS $0x10, (R9)(R12*1), X10, X10
-	VINSERTPS $0x20, (R10), X10, X10
-	VINSERTPS $0x30, (R10)(R14*1), X10, X10
-	VINSERTF128 $1, X10, Y10, Y10
-	VMOVUPS Y10, 0(AX)
-	VMOVDQU 260(R9), X7
-	VINSERTI128 $1, 260(R9)(R12*1), Y7, Y7
-	VMOVDQU 276(R9), X5
-	VINSERTI128 $1, 276(R9)(R12*1), Y5, Y5
-	VPHADDW Y5, Y7, Y7
-	VMOVDQU Y7, 32(AX)
-	VMOVDQU 260(R10), X8
-	VINSERTI128 $1, 260(R10)(R14*1), Y8, Y8
-	VMOVDQU 276(R10), X5
-	VINSERTI128 $1, 276(R10)(R14*1), Y5, Y5
-	VPHADDW Y5, Y8, Y8
-	VMOVDQU Y8, 64(AX)
-	ADDQ $96, AX
-	ADDQ $292, R9
-	ADDQ $292, R10
-	DECQ CX
-	JNZ pre
-row:
-	MOVQ SI, R8
-	MOVQ x+32(FP), R9
-	MOVQ 6184(SP), R10
-	ADDQ R9, R10
-	MOVQ nb+0(FP), CX
-	MOVQ CX, 6192(SP)
-	LEAQ 0(SP), CX
-	VXORPS Y12, Y12, Y12
-	MOVL 4(R8), AX
-	MOVL 8(R8), BX
-	MOVL 12(R8), DX
-	Q4KT_UNPACK
-block:
-	PREFETCHT0 (R8)(DI*1)
-	PREFETCHT0 64(R8)(DI*1)
-	PREFETCHT0 128(R8)(DI*1)
-	VPSHUFB q4kbc<>+0(SB), Y10, Y24
-	VPSHUFB q4kbc<>+32(SB), Y10, Y25
-	VPSHUFB q4kbc<>+64(SB), Y10, Y26
-	VPSHUFB q4kbc<>+96(SB), Y10, Y27
-	VPSHUFB q4kbc<>+128(SB), Y10, Y28
-	VPSHUFB q4kbc<>+160(SB), Y10, Y29
-	VPSHUFB q4kbc<>+192(SB), Y10, Y30
-	VPSHUFB q4kbc<>+224(SB), Y10, Y31
-	VMOVDQA Y15, Y6
-	XORL R13, R13
-	MOVL $144, AX
-	CMPQ 6192(SP), $1
-	CMOVQGT AX, R13
-	MOVL 4(R8)(R13*1), AX
-	MOVL 8(R8)(R13*1), BX
-	MOVL 12(R8)(R13*1), DX
-	Q4KT_UNPACK
-	VMOVDQU 16(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y16
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y17
-	VMOVDQU 48(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y18
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y19
-	VMOVDQU 80(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y20
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y21
-	VMOVDQU 112(R8), Y5
-	VPANDD q4knib<>(SB), Y5, Y22
-	VPSRLW $4, Y5, Y5
-	VPANDD q4knib<>(SB), Y5, Y23
-	VPXOR Y0, Y0, Y0
-	VPXOR Y7, Y7, Y7
-	VPXOR Y1, Y1, Y1
-	VPXOR Y8, Y8, Y8
+	Q4KTP_HEAD
 	VPMADDUBSW 4(R9), Y16, Y5
 	VPDPWSSD Y24, Y5, Y0
 	VPMADDUBSW 4(R9)(R12*1), Y16, Y11
@@ -1155,41 +920,7 @@ block:
 	VPADDD Y8, Y1, Y1
 	VMOVDQA Y0, Y2
 	VMOVDQA Y1, Y3
-	VPMADDWD 32(CX), Y6, Y7
-	VPMADDWD 64(CX), Y6, Y8
-	Q4KT_REDUCE
-	VMOVD (R8), X11
-	VCVTPH2PS X11, X11
-	VPERMPS Y11, Y13, Y11
-	VMULPS 0(CX), Y11, Y11
-	VCVTDQ2PS Y9, Y9
-	VFMADD231PS Y11, Y9, Y12
-	ADDQ $144, R8
-	ADDQ $292, R9
-	ADDQ $292, R10
-	ADDQ $96, CX
-	DECQ 6192(SP)
-	JNZ block
-	VEXTRACTF128 $1, Y12, X5
-	VSUBPS X5, X12, X12
-	MOVQ 6168(SP), AX
-	VMOVSS X12, (AX)
-	MOVQ AX, BX
-	ADDQ 6144(SP), BX
-	VEXTRACTPS $1, X12, (BX)
-	MOVQ AX, BX
-	ADDQ 6152(SP), BX
-	VEXTRACTPS $2, X12, (BX)
-	ADDQ 6160(SP), BX
-	VEXTRACTPS $3, X12, (BX)
-	ADDQ $4, AX
-	MOVQ AX, 6168(SP)
-	ADDQ wstride+16(FP), SI
-	DECQ 6176(SP)
-	JNZ row
-done:
-	VZEROUPPER
-	RET
+	Q4KTP_TAIL
 
 // ---- Q6_K by Q8_K ----
 
