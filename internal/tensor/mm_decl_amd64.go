@@ -239,6 +239,22 @@ func q4KiTile2V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, x
 	q4_KiTile4V(nb, w, wstride, rows, x, xstride, cols, dst, dststride)
 }
 
+//go:noescape
+func q4_KiTile8x4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
+
+// q4KiTile8V runs q4_KiTile8x4V on the rows up to a multiple of eight and
+// q4KiTile4V on the four after them.
+func q4KiTile8V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int) {
+	if r8 := rows &^ 7; r8 > 0 {
+		q4_KiTile8x4V(nb, w, wstride, r8, x, xstride, cols, dst, dststride)
+		if r8 == rows {
+			return
+		}
+		w, dst, rows = unsafe.Add(w, r8*wstride), unsafe.Add(dst, 4*r8), rows-r8
+	}
+	q4KiTile4V(nb, w, wstride, rows, x, xstride, cols, dst, dststride)
+}
+
 // q4KiTile4V runs q4_KiTile4VP on rows short enough for its table of
 // activation terms (64 super-blocks, 16384 elements), q4_KiTile4V on
 // longer ones.
@@ -295,7 +311,7 @@ var vnniInts = intKernels{
 	q51:  asmKernel{r1: q5_1Rows1V, r4: q5_1Rows4V},
 	q40i: asmKernel{r1: q4_0iRows1V, r4: q4_0iRows4V},
 	q4K:  asmKernel{r1: q4_KRows1V, r4: q4_KRows4V},
-	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V, t4: q4KiTile4V, t2: q4KiTile2V, t3: q4KiTile3V},
+	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V, t4: q4KiTile8V, t2: q4KiTile2V, t3: q4KiTile3V},
 	q4Kg: asmKernel{r1: q4_KgRows1V, r4: q4_KgRows4V},
 	q6K:  asmKernel{r1: q6_KRows1V, r4: q6_KRows4V, t4: q6_KTile4V, t2: q6_KTile2V, t3: q6_KTile3V},
 	q5K:  asmKernel{r1: q5_KRows1V, r4: q5_KRows4V},

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "tile_amd64.h"
 
 // AVX-512 VNNI kernels for small batches of activation rows: decoding a few
 // sequences together multiplies every weight matrix by two to eight rows,
@@ -13,23 +14,7 @@
 // Arguments: Tile4(nb, w, wstride, rows, x, xstride, cols, dst, dststride):
 // rows a multiple of four, 1 <= cols <= 4. Fewer than four columns are
 // computed as four by repeating present ones (COLMAP), which only stores
-// identical values twice.
-
-// COLMAP sets the offsets of columns 1, 2 and 3 from column 0 for cols
-// columns of the given stride as s1 (column 1), b2 (column 2) and b2+s2
-// (column 3), repeating columns when there are fewer than four:
-// 1: 0,0,0; 2: s,0,s; 3: s,2s,2s; 4: s,2s,3s. zero is scratch.
-#define COLMAP(stride, cols, s1, b2, s2, zero) \
-	XORQ zero, zero; \
-	MOVQ stride, s1; \
-	MOVQ s1, s2; \
-	LEAQ (s1)(s1*1), b2; \
-	CMPQ cols, $3; \
-	CMOVQLT zero, b2; \
-	CMPQ cols, $2; \
-	CMOVQLT zero, s1; \
-	TESTQ $1, cols; \
-	CMOVQNE zero, s2
+// identical values twice. COLMAP is in tile_amd64.h.
 
 // TSTORE stores ggml's hsum_float_8 of acc (any register) to mem.
 #define TSTORE(acc, mem) \

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "tile_amd64.h"
 
 // Float weight rows (F32, F16, BF16) by one to four float32 activation rows
 // in ggml's vec order (Order 0, what a single row gets; see mmf_amd64.s),
@@ -19,18 +20,6 @@
 // Arguments: Tile4(n, w, wstride, rows, x, xstride, cols, dst, dststride)
 // as in mmt_amd64.s (n counts elements).
 
-// COLMAP: see mmt_amd64.s.
-#define COLMAP(stride, cols, s1, b2, s2, zero) \
-	XORQ zero, zero; \
-	MOVQ stride, s1; \
-	MOVQ s1, s2; \
-	LEAQ (s1)(s1*1), b2; \
-	CMPQ cols, $3; \
-	CMOVQLT zero, b2; \
-	CMPQ cols, $2; \
-	CMOVQLT zero, s1; \
-	TESTQ $1, cols; \
-	CMOVQNE zero, s2
 
 
 TEXT ·f32Tile4(SB), NOSPLIT, $16-72

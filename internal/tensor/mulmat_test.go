@@ -116,4 +116,40 @@ func TestMulMatLevelsBitExact(t *testing.T) {
 	}
 }
 
+// TestMulMatTileRowsBitExact holds the tile kernels to the emulation on
+// the shapes decoding a few sequences gives them: row counts of eight and
+// more with and without four left over (the eight-row Q4_K tile and the
+// four-row one after it), one to five columns, several row lengths.
+func TestMulMatTileRowsBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 17))
+	for _, lv := range tensor.Levels()[1:] {
+		for _, ty := range weightTypes {
+			k, _ := tensor.KernelsAt(ty, lv)
+			ref, _ := tensor.KernelsAt(ty, tensor.Generic)
+			n := 2048
+			if ty.BlockSize() == 1 {
+				n = 264
+			}
+			for _, rows := range []int{8, 12, 16, 20, 40} {
+				for cols := 1; cols <= 5; cols++ {
+					c := randomRows(t, r, ty, n, rows, cols)
+					for _, o := range allOrders {
+						dstStride := rows + r.IntN(3)
+						got := make([]float32, (cols-1)*dstStride+rows)
+						want := make([]float32, len(got))
+						k.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, got, dstStride, o)
+						ref.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, want, dstStride, o)
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+								t.Fatalf("%s %s order %d n=%d %dx%d: element %d (row %d col %d) = %v, emulation %v",
+									lv, ty, o, n, rows, cols, i, i%dstStride, i/dstStride, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 var _ = binary.LittleEndian
