@@ -161,8 +161,14 @@ func registerMulMat(t *[maxType]*Kernels, k *intKernels, wide bool) {
 		}
 	}
 	set(F32, float(f32Rows1, f32gRows1, f32gRows4, f32gRows4V, f32Tile4, f32Tile4V))
-	// F16 activations: F16C's conversions in place of the Go rounding.
+	// F16 activations: F16C's conversions in place of the Go rounding;
+	// Q8_K activations (the K-quants') quantized with AVX2.
 	t[F16].QuantizeAct = actRoundF16x86
+	for _, k := range t {
+		if k != nil && k.ActType == Q8_K {
+			k.QuantizeAct = quantizeRowQ8_Kx86
+		}
+	}
 	set(F16, float(f16Rows1, f16gRows1, f16gRows4, f16gRows4V, f16Tile4, f16Tile4V))
 	set(BF16, float(bf16Rows1, bf16gRows1, bf16gRows4, bf16gRows4V, bf16Tile4, bf16Tile4V))
 }

@@ -867,27 +867,29 @@ func dequantRowQ8_K(src []byte, dst []float32) {
 // plus the sums of each 16 quants, which the K-quant dots use for the mins.
 // Unlike ggml it also zeroes the sums of an all-zero block.
 func quantizeRowQ8_K(src []float32, dst []byte) {
-	nb := len(src) / QK_K
-	for i := 0; i < nb; i++ {
-		x := (*[256]float32)(src[i*QK_K:])
-		b := dst[i*292 : i*292+292]
-		qs := (*[256]byte)(b[4:])
-		amax, mx := absMax(x[:])
-		if amax == 0 {
-			clear(b)
-			continue
-		}
-		iscale := -127 / mx
-		for j, v := range x {
-			qs[j] = byte(int8(min(127, nearestInt(iscale*v))))
-		}
-		for j := 0; j < 16; j++ {
-			var s int32
-			for _, q := range qs[16*j : 16*j+16] {
-				s += int32(int8(q))
-			}
-			binary.LittleEndian.PutUint16(b[260+2*j:], uint16(int16(s)))
-		}
-		binary.LittleEndian.PutUint32(b, math.Float32bits(1/iscale))
+	for i := 0; i < len(src)/QK_K; i++ {
+		quantizeBlockQ8_K((*[256]float32)(src[i*QK_K:]), (*[292]byte)(dst[i*292:]))
 	}
+}
+
+// quantizeBlockQ8_K quantizes one block of 256 values.
+func quantizeBlockQ8_K(x *[256]float32, b *[292]byte) {
+	qs := (*[256]byte)(b[4:])
+	amax, mx := absMax(x[:])
+	if amax == 0 {
+		clear(b[:])
+		return
+	}
+	iscale := -127 / mx
+	for j, v := range x {
+		qs[j] = byte(int8(min(127, nearestInt(iscale*v))))
+	}
+	for j := 0; j < 16; j++ {
+		var s int32
+		for _, q := range qs[16*j : 16*j+16] {
+			s += int32(int8(q))
+		}
+		binary.LittleEndian.PutUint16(b[260+2*j:], uint16(int16(s)))
+	}
+	binary.LittleEndian.PutUint32(b[:], math.Float32bits(1/iscale))
 }
