@@ -352,7 +352,8 @@ func (h *Handler) listChats(w http.ResponseWriter, r *http.Request, p *auth.Prin
 			WHERE m.chat_id = c.id AND LOWER(m.content) LIKE ? ESCAPE '\'))`
 		args = append(args, pat, pat)
 	}
-	query += ` ORDER BY updated_at DESC, id LIMIT ? OFFSET ?`
+	// Changes in the same millisecond: the chat created later first.
+	query += ` ORDER BY updated_at DESC, created_at DESC, id LIMIT ? OFFSET ?`
 	args = append(args, limit, offset)
 	rows, err := h.db.Query(r.Context(), query, args...)
 	if err != nil {
