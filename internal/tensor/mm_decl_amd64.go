@@ -215,19 +215,7 @@ func q4_KiTile2VP(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer,
 func q6_KTile2V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 
 //go:noescape
-func q4_KiTile3VP(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
-
-//go:noescape
 func q6_KTile3V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
-
-// q4KiTile3V is q4KiTile2V for three columns.
-func q4KiTile3V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int) {
-	if nb <= 64 {
-		q4_KiTile3VP(nb, w, wstride, rows, x, xstride, cols, dst, dststride)
-		return
-	}
-	q4_KiTile4V(nb, w, wstride, rows, x, xstride, cols, dst, dststride)
-}
 
 // q4KiTile2V runs q4_KiTile2VP on rows short enough for its table (see
 // q4KiTile4V), q4_KiTile4V (two columns computed as four) on longer ones.
@@ -334,7 +322,7 @@ var vnniInts = intKernels{
 	q51:  asmKernel{r1: q5_1Rows1V, r4: q5_1Rows4V},
 	q40i: asmKernel{r1: q4_0iRows1V, r4: q4_0iRows4V},
 	q4K:  asmKernel{r1: q4_KRows1V, r4: q4_KRows4V},
-	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V, t4: q4KiTile8V, t2: q4KiTile2V, t3: q4KiTile3V},
+	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V, t4: q4KiTile8V, t2: q4KiTile2V},
 	q4Kg: asmKernel{r1: q4_KgRows1V, r4: q4_KgRows4V, t4: q4KgTile8V},
 	q6K:  asmKernel{r1: q6_KRows1V, r4: q6_KRows4V, t4: q6_KTile4V, t2: q6_KTile2V, t3: q6_KTile3V},
 	q5K:  asmKernel{r1: q5_KRows1V, r4: q5_KRows4V},
