@@ -15,6 +15,17 @@ DATA q8kperm<>+16(SB)/8, $0x0000000600000002
 DATA q8kperm<>+24(SB)/8, $0x0000000700000003
 GLOBL q8kperm<>(SB), RODATA|NOPTR, $32
 
+// Q8KSUMS adds up four groups' eight int32 lanes (at off(SP), 32 bytes
+// each) into the four lanes of dst: two rounds of VPHADDD, then the halves.
+#define Q8KSUMS(off, dst) \
+	VMOVDQU off(SP), Y0; \
+	VPHADDD off+32(SP), Y0, Y0; \
+	VMOVDQU off+64(SP), Y2; \
+	VPHADDD off+96(SP), Y2, Y2; \
+	VPHADDD Y2, Y0, Y0; \
+	VEXTRACTI128 $1, Y0, X1; \
+	VPADDD X1, X0, dst
+
 // func q8KBlock(x *float32, b *byte) bool
 //
 // q8KBlock quantizes one block of 256 floats to Q8_K at b (d, 256 levels,
@@ -114,36 +125,11 @@ levels:
 	CMPQ AX, $1024
 	JB levels
 
-	// Sums of the sixteen groups: four groups at a time, each group's
-	// eight lanes added by two rounds of VPHADDD and the two halves.
-	VMOVDQU 0(SP), Y0
-	VPHADDD 32(SP), Y0, Y0
-	VMOVDQU 64(SP), Y2
-	VPHADDD 96(SP), Y2, Y2
-	VPHADDD Y2, Y0, Y0
-	VEXTRACTI128 $1, Y0, X1
-	VPADDD X1, X0, X4
-	VMOVDQU 128(SP), Y0
-	VPHADDD 160(SP), Y0, Y0
-	VMOVDQU 192(SP), Y2
-	VPHADDD 224(SP), Y2, Y2
-	VPHADDD Y2, Y0, Y0
-	VEXTRACTI128 $1, Y0, X1
-	VPADDD X1, X0, X5
-	VMOVDQU 256(SP), Y0
-	VPHADDD 288(SP), Y0, Y0
-	VMOVDQU 320(SP), Y2
-	VPHADDD 352(SP), Y2, Y2
-	VPHADDD Y2, Y0, Y0
-	VEXTRACTI128 $1, Y0, X1
-	VPADDD X1, X0, X6
-	VMOVDQU 384(SP), Y0
-	VPHADDD 416(SP), Y0, Y0
-	VMOVDQU 448(SP), Y2
-	VPHADDD 480(SP), Y2, Y2
-	VPHADDD Y2, Y0, Y0
-	VEXTRACTI128 $1, Y0, X1
-	VPADDD X1, X0, X7
+	// Sums of the sixteen groups, four at a time.
+	Q8KSUMS(0, X4)
+	Q8KSUMS(128, X5)
+	Q8KSUMS(256, X6)
+	Q8KSUMS(384, X7)
 	VPACKSSDW X5, X4, X4
 	VPACKSSDW X7, X6, X6
 	VMOVDQU X4, 260(DI)

@@ -230,33 +230,27 @@ func q4KiTile2V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, x
 //go:noescape
 func q4_KiTile8x4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 
-// q4KiTile8V runs q4_KiTile8x4V on the rows up to a multiple of eight and
-// q4KiTile4V on the four after them.
-func q4KiTile8V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int) {
-	if r8 := rows &^ 7; r8 > 0 {
-		q4_KiTile8x4V(nb, w, wstride, r8, x, xstride, cols, dst, dststride)
-		if r8 == rows {
-			return
+// eightRows returns a tile function that runs t8 on the rows up to a
+// multiple of eight and rest on the four after them.
+func eightRows(t8, rest tileFn) tileFn {
+	return func(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int) {
+		if r8 := rows &^ 7; r8 > 0 {
+			t8(nb, w, wstride, r8, x, xstride, cols, dst, dststride)
+			if r8 == rows {
+				return
+			}
+			w, dst, rows = unsafe.Add(w, r8*wstride), unsafe.Add(dst, 4*r8), rows-r8
 		}
-		w, dst, rows = unsafe.Add(w, r8*wstride), unsafe.Add(dst, 4*r8), rows-r8
+		rest(nb, w, wstride, rows, x, xstride, cols, dst, dststride)
 	}
-	q4KiTile4V(nb, w, wstride, rows, x, xstride, cols, dst, dststride)
 }
 
 //go:noescape
 func q4_KgTile8x4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 
-// q4KgTile8V runs q4_KgTile8x4V on the rows up to a multiple of eight and
-// the four-column (or one-column) kernels of the same order on the four
-// after them.
-func q4KgTile8V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int) {
-	if r8 := rows &^ 7; r8 > 0 {
-		q4_KgTile8x4V(nb, w, wstride, r8, x, xstride, cols, dst, dststride)
-		if r8 == rows {
-			return
-		}
-		w, dst, rows = unsafe.Add(w, r8*wstride), unsafe.Add(dst, 4*r8), rows-r8
-	}
+// q4KgTile4 is the group-of-four order's product for four rows: the
+// four-column kernel, or the one-column one per column below four.
+func q4KgTile4(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int) {
 	if cols == 4 {
 		q4_KgRows4V(nb, w, wstride, rows, x, xstride, dst, dststride)
 		return
@@ -322,8 +316,8 @@ var vnniInts = intKernels{
 	q51:  asmKernel{r1: q5_1Rows1V, r4: q5_1Rows4V},
 	q40i: asmKernel{r1: q4_0iRows1V, r4: q4_0iRows4V},
 	q4K:  asmKernel{r1: q4_KRows1V, r4: q4_KRows4V},
-	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V, t4: q4KiTile8V, t2: q4KiTile2V},
-	q4Kg: asmKernel{r1: q4_KgRows1V, r4: q4_KgRows4V, t4: q4KgTile8V},
+	q4Ki: asmKernel{r1: q4_KiRows1V, r4: q4_KiRows4V, t4: eightRows(q4_KiTile8x4V, q4KiTile4V), t2: q4KiTile2V},
+	q4Kg: asmKernel{r1: q4_KgRows1V, r4: q4_KgRows4V, t4: eightRows(q4_KgTile8x4V, q4KgTile4)},
 	q6K:  asmKernel{r1: q6_KRows1V, r4: q6_KRows4V, t4: q6_KTile4V, t2: q6_KTile2V, t3: q6_KTile3V},
 	q5K:  asmKernel{r1: q5_KRows1V, r4: q5_KRows4V},
 	q3K:  asmKernel{r1: q3_KRows1V, r4: q3_KRows4V},

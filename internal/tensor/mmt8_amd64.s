@@ -328,25 +328,108 @@ GLOBL q48mp<>(SB), RODATA|NOPTR, $64
 	VFMADD231PS Y19, Y9, Y10; \
 	VMOVUPS Y10, accm(SP)
 
+// Q48PRODS adds the products of the 32-byte chunk at woff of the eight rows
+// (sub-blocks lo and hi) and the four columns' activation bytes at a (lo)
+// and a+32 (hi) to Y24-Y27 and Y28-Y31, from zero.
+#define Q48PRODS(woff, a) \
+	Q48LOAD(woff); \
+	Q48NIB; \
+	Q48ZERO; \
+	Q48DOT(Y8, Y16, a+0, a+32) \
+	Q48DOT(Y9, Y17, a+4, a+36) \
+	Q48DOT(Y10, Y18, a+8, a+40) \
+	Q48DOT(Y11, Y19, a+12, a+44) \
+	Q48DOT(Y12, Y20, a+16, a+48) \
+	Q48DOT(Y13, Y21, a+20, a+52) \
+	Q48DOT(Y14, Y22, a+24, a+56) \
+	Q48DOT(Y15, Y23, a+28, a+60)
+
+// Q48PF prefetches into L2 the block of rows r and r+1 of the row group two
+// groups on (AX: its row 0, DX: its row 4), one chunk's share of it.
+#define Q48PF0 \
+	PREFETCHT1 0(AX) \
+	PREFETCHT1 64(AX) \
+	PREFETCHT1 128(AX) \
+	PREFETCHT1 0(AX)(DI*1) \
+	PREFETCHT1 64(AX)(DI*1) \
+	PREFETCHT1 128(AX)(DI*1)
+
+#define Q48PF1 \
+	PREFETCHT1 0(AX)(DI*2) \
+	PREFETCHT1 64(AX)(DI*2) \
+	PREFETCHT1 128(AX)(DI*2) \
+	PREFETCHT1 0(AX)(BX*1) \
+	PREFETCHT1 64(AX)(BX*1) \
+	PREFETCHT1 128(AX)(BX*1)
+
+#define Q48PF2 \
+	PREFETCHT1 0(DX) \
+	PREFETCHT1 64(DX) \
+	PREFETCHT1 128(DX) \
+	PREFETCHT1 0(DX)(DI*1) \
+	PREFETCHT1 64(DX)(DI*1) \
+	PREFETCHT1 128(DX)(DI*1)
+
+#define Q48PF3 \
+	PREFETCHT1 0(DX)(DI*2) \
+	PREFETCHT1 64(DX)(DI*2) \
+	PREFETCHT1 128(DX)(DI*2) \
+	PREFETCHT1 0(DX)(BX*1) \
+	PREFETCHT1 64(DX)(BX*1) \
+	PREFETCHT1 128(DX)(BX*1)
+
+// Q48ENTRY sets up the registers and frame both kernels start from: the
+// column offsets of dst (frame) and x (R12, R14, frame), dst and the count
+// of row groups (frame), w (SI), wstride (DI) and 3·wstride (BX), the
+// nibble mask (Y4). It jumps to done when there are no row groups.
+#define Q48ENTRY \
+	MOVQ cols+48(FP), AX; \
+	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9); \
+	MOVQ R12, 784(SP); \
+	MOVQ R10, 792(SP); \
+	MOVQ R14, 800(SP); \
+	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9); \
+	MOVQ R10, 808(SP); \
+	MOVQ dst+56(FP), AX; \
+	MOVQ AX, 768(SP); \
+	MOVQ rows+24(FP), AX; \
+	SHRQ $3, AX; \
+	JZ done; \
+	MOVQ AX, 776(SP); \
+	MOVQ w+8(FP), SI; \
+	MOVQ wstride+16(FP), DI; \
+	LEAQ (DI)(DI*2), BX; \
+	VPBROADCASTD q48c<>+0(SB), Y4
+
+// Q48GROUP points the block loop at the row group at SI: R8 and R11 at its
+// rows 0 and 4, R9 and R10 at columns 0 and 2 of x, CX at the count of
+// blocks, AX and DX at rows 0 and 4 of the group two on (prefetch).
+#define Q48GROUP \
+	MOVQ SI, R8; \
+	LEAQ (SI)(DI*4), R11; \
+	MOVQ x+32(FP), R9; \
+	MOVQ 808(SP), R10; \
+	ADDQ R9, R10; \
+	MOVQ nb+0(FP), CX; \
+	LEAQ (R8)(DI*8), AX; \
+	LEAQ (R11)(DI*8), DX; \
+	LEAQ (AX)(DI*8), AX; \
+	LEAQ (DX)(DI*8), DX
+
+// Q48NEXT moves every pointer to the next block and loops.
+#define Q48NEXT \
+	ADDQ $144, R8; \
+	ADDQ $144, R11; \
+	ADDQ $144, AX; \
+	ADDQ $144, DX; \
+	ADDQ $292, R9; \
+	ADDQ $292, R10; \
+	DECQ CX; \
+	JNZ block
+
 // func q4_KiTile8x4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 TEXT ·q4_KiTile8x4V(SB), $816-72
-	MOVQ cols+48(FP), AX
-	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9)
-	MOVQ R12, 784(SP)
-	MOVQ R10, 792(SP)
-	MOVQ R14, 800(SP)
-	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9)
-	MOVQ R10, 808(SP)
-	MOVQ dst+56(FP), AX
-	MOVQ AX, 768(SP)
-	MOVQ rows+24(FP), AX
-	SHRQ $3, AX
-	JZ done
-	MOVQ AX, 776(SP)
-	MOVQ w+8(FP), SI
-	MOVQ wstride+16(FP), DI
-	LEAQ (DI)(DI*2), BX
-	VPBROADCASTD q48c<>+0(SB), Y4
+	Q48ENTRY
 
 group:
 	VXORPS Y5, Y5, Y5
@@ -358,16 +441,7 @@ group:
 	VMOVUPS Y5, 160(SP)
 	VMOVUPS Y5, 192(SP)
 	VMOVUPS Y5, 224(SP)
-	MOVQ SI, R8
-	LEAQ (SI)(DI*4), R11
-	MOVQ x+32(FP), R9
-	MOVQ 808(SP), R10
-	ADDQ R9, R10
-	MOVQ nb+0(FP), CX
-	LEAQ (R8)(DI*8), AX
-	LEAQ (R11)(DI*8), DX
-	LEAQ (AX)(DI*8), AX
-	LEAQ (DX)(DI*8), DX
+	Q48GROUP
 
 block:
 	Q48HEAD
@@ -376,80 +450,20 @@ block:
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
 	// Weight bytes 32·0..+31: sub-blocks 0 (low nibbles) and 1.
-	PREFETCHT1 0(AX)
-	PREFETCHT1 64(AX)
-	PREFETCHT1 128(AX)
-	PREFETCHT1 0(AX)(DI*1)
-	PREFETCHT1 64(AX)(DI*1)
-	PREFETCHT1 128(AX)(DI*1)
-	Q48LOAD(16)
-	Q48NIB
-	Q48ZERO
-	Q48DOT(Y8, Y16, 4, 36)
-	Q48DOT(Y9, Y17, 8, 40)
-	Q48DOT(Y10, Y18, 12, 44)
-	Q48DOT(Y11, Y19, 16, 48)
-	Q48DOT(Y12, Y20, 20, 52)
-	Q48DOT(Y13, Y21, 24, 56)
-	Q48DOT(Y14, Y22, 28, 60)
-	Q48DOT(Y15, Y23, 32, 64)
+	Q48PF0
+	Q48PRODS(16, 4)
 	Q48SCALE(256, 288)
 	// Weight bytes 32·1..+31: sub-blocks 2 (low nibbles) and 3.
-	PREFETCHT1 0(AX)(DI*2)
-	PREFETCHT1 64(AX)(DI*2)
-	PREFETCHT1 128(AX)(DI*2)
-	PREFETCHT1 0(AX)(BX*1)
-	PREFETCHT1 64(AX)(BX*1)
-	PREFETCHT1 128(AX)(BX*1)
-	Q48LOAD(48)
-	Q48NIB
-	Q48ZERO
-	Q48DOT(Y8, Y16, 68, 100)
-	Q48DOT(Y9, Y17, 72, 104)
-	Q48DOT(Y10, Y18, 76, 108)
-	Q48DOT(Y11, Y19, 80, 112)
-	Q48DOT(Y12, Y20, 84, 116)
-	Q48DOT(Y13, Y21, 88, 120)
-	Q48DOT(Y14, Y22, 92, 124)
-	Q48DOT(Y15, Y23, 96, 128)
+	Q48PF1
+	Q48PRODS(48, 68)
 	Q48SCALE(320, 352)
 	// Weight bytes 32·2..+31: sub-blocks 4 (low nibbles) and 5.
-	PREFETCHT1 0(DX)
-	PREFETCHT1 64(DX)
-	PREFETCHT1 128(DX)
-	PREFETCHT1 0(DX)(DI*1)
-	PREFETCHT1 64(DX)(DI*1)
-	PREFETCHT1 128(DX)(DI*1)
-	Q48LOAD(80)
-	Q48NIB
-	Q48ZERO
-	Q48DOT(Y8, Y16, 132, 164)
-	Q48DOT(Y9, Y17, 136, 168)
-	Q48DOT(Y10, Y18, 140, 172)
-	Q48DOT(Y11, Y19, 144, 176)
-	Q48DOT(Y12, Y20, 148, 180)
-	Q48DOT(Y13, Y21, 152, 184)
-	Q48DOT(Y14, Y22, 156, 188)
-	Q48DOT(Y15, Y23, 160, 192)
+	Q48PF2
+	Q48PRODS(80, 132)
 	Q48SCALE(384, 416)
 	// Weight bytes 32·3..+31: sub-blocks 6 (low nibbles) and 7.
-	PREFETCHT1 0(DX)(DI*2)
-	PREFETCHT1 64(DX)(DI*2)
-	PREFETCHT1 128(DX)(DI*2)
-	PREFETCHT1 0(DX)(BX*1)
-	PREFETCHT1 64(DX)(BX*1)
-	PREFETCHT1 128(DX)(BX*1)
-	Q48LOAD(112)
-	Q48NIB
-	Q48ZERO
-	Q48DOT(Y8, Y16, 196, 228)
-	Q48DOT(Y9, Y17, 200, 232)
-	Q48DOT(Y10, Y18, 204, 236)
-	Q48DOT(Y11, Y19, 208, 240)
-	Q48DOT(Y12, Y20, 212, 244)
-	Q48DOT(Y13, Y21, 216, 248)
-	Q48DOT(Y14, Y22, 220, 252)
-	Q48DOT(Y15, Y23, 224, 256)
+	Q48PF3
+	Q48PRODS(112, 196)
 	Q48SCALE(448, 480)
 	// Mins: summ = Σ m_j·bsum_j per column into Y24-Y27.
 	VMOVDQU 512(SP), Y8
@@ -482,14 +496,7 @@ block:
 	Q48FLOAT(Y1, Y25, (R9)(R12*1), 32, 160)
 	Q48FLOAT(Y2, Y26, (R10), 64, 192)
 	Q48FLOAT(Y3, Y27, (R10)(R14*1), 96, 224)
-	ADDQ $144, R8
-	ADDQ $144, R11
-	ADDQ $144, AX
-	ADDQ $144, DX
-	ADDQ $292, R9
-	ADDQ $292, R10
-	DECQ CX
-	JNZ block
+	Q48NEXT
 
 	// acc − accm to the four columns of dst, eight rows each.
 	MOVQ 768(SP), DX
@@ -522,23 +529,7 @@ done:
 
 // func q4_KgTile8x4V(nb int, w unsafe.Pointer, wstride, rows int, x unsafe.Pointer, xstride, cols int, dst unsafe.Pointer, dststride int)
 TEXT ·q4_KgTile8x4V(SB), $816-72
-	MOVQ cols+48(FP), AX
-	COLMAP(dststride+64(FP), AX, R12, R10, R14, R9)
-	MOVQ R12, 784(SP)
-	MOVQ R10, 792(SP)
-	MOVQ R14, 800(SP)
-	COLMAP(xstride+40(FP), AX, R12, R10, R14, R9)
-	MOVQ R10, 808(SP)
-	MOVQ dst+56(FP), AX
-	MOVQ AX, 768(SP)
-	MOVQ rows+24(FP), AX
-	SHRQ $3, AX
-	JZ done
-	MOVQ AX, 776(SP)
-	MOVQ w+8(FP), SI
-	MOVQ wstride+16(FP), DI
-	LEAQ (DI)(DI*2), BX
-	VPBROADCASTD q48c<>+0(SB), Y4
+	Q48ENTRY
 
 group:
 	VXORPS Y5, Y5, Y5
@@ -554,94 +545,25 @@ group:
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	MOVQ SI, R8
-	LEAQ (SI)(DI*4), R11
-	MOVQ x+32(FP), R9
-	MOVQ 808(SP), R10
-	ADDQ R9, R10
-	MOVQ nb+0(FP), CX
-	LEAQ (R8)(DI*8), AX
-	LEAQ (R11)(DI*8), DX
-	LEAQ (AX)(DI*8), AX
-	LEAQ (DX)(DI*8), DX
+	Q48GROUP
 
 block:
 	Q48HEAD
 	// Weight bytes 32·0..+31: sub-blocks 0 (low nibbles) and 1.
-	PREFETCHT1 0(AX)
-	PREFETCHT1 64(AX)
-	PREFETCHT1 128(AX)
-	PREFETCHT1 0(AX)(DI*1)
-	PREFETCHT1 64(AX)(DI*1)
-	PREFETCHT1 128(AX)(DI*1)
-	Q48LOAD(16)
-	Q48NIB
-	Q48ZERO
-	Q48DOT(Y8, Y16, 4, 36)
-	Q48DOT(Y9, Y17, 8, 40)
-	Q48DOT(Y10, Y18, 12, 44)
-	Q48DOT(Y11, Y19, 16, 48)
-	Q48DOT(Y12, Y20, 20, 52)
-	Q48DOT(Y13, Y21, 24, 56)
-	Q48DOT(Y14, Y22, 28, 60)
-	Q48DOT(Y15, Y23, 32, 64)
+	Q48PF0
+	Q48PRODS(16, 4)
 	Q48CHUNKG4(256, 288)
 	// Weight bytes 32·1..+31: sub-blocks 2 (low nibbles) and 3.
-	PREFETCHT1 0(AX)(DI*2)
-	PREFETCHT1 64(AX)(DI*2)
-	PREFETCHT1 128(AX)(DI*2)
-	PREFETCHT1 0(AX)(BX*1)
-	PREFETCHT1 64(AX)(BX*1)
-	PREFETCHT1 128(AX)(BX*1)
-	Q48LOAD(48)
-	Q48NIB
-	Q48ZERO
-	Q48DOT(Y8, Y16, 68, 100)
-	Q48DOT(Y9, Y17, 72, 104)
-	Q48DOT(Y10, Y18, 76, 108)
-	Q48DOT(Y11, Y19, 80, 112)
-	Q48DOT(Y12, Y20, 84, 116)
-	Q48DOT(Y13, Y21, 88, 120)
-	Q48DOT(Y14, Y22, 92, 124)
-	Q48DOT(Y15, Y23, 96, 128)
+	Q48PF1
+	Q48PRODS(48, 68)
 	Q48CHUNKG4(320, 352)
 	// Weight bytes 32·2..+31: sub-blocks 4 (low nibbles) and 5.
-	PREFETCHT1 0(DX)
-	PREFETCHT1 64(DX)
-	PREFETCHT1 128(DX)
-	PREFETCHT1 0(DX)(DI*1)
-	PREFETCHT1 64(DX)(DI*1)
-	PREFETCHT1 128(DX)(DI*1)
-	Q48LOAD(80)
-	Q48NIB
-	Q48ZERO
-	Q48DOT(Y8, Y16, 132, 164)
-	Q48DOT(Y9, Y17, 136, 168)
-	Q48DOT(Y10, Y18, 140, 172)
-	Q48DOT(Y11, Y19, 144, 176)
-	Q48DOT(Y12, Y20, 148, 180)
-	Q48DOT(Y13, Y21, 152, 184)
-	Q48DOT(Y14, Y22, 156, 188)
-	Q48DOT(Y15, Y23, 160, 192)
+	Q48PF2
+	Q48PRODS(80, 132)
 	Q48CHUNKG4(384, 416)
 	// Weight bytes 32·3..+31: sub-blocks 6 (low nibbles) and 7.
-	PREFETCHT1 0(DX)(DI*2)
-	PREFETCHT1 64(DX)(DI*2)
-	PREFETCHT1 128(DX)(DI*2)
-	PREFETCHT1 0(DX)(BX*1)
-	PREFETCHT1 64(DX)(BX*1)
-	PREFETCHT1 128(DX)(BX*1)
-	Q48LOAD(112)
-	Q48NIB
-	Q48ZERO
-	Q48DOT(Y8, Y16, 196, 228)
-	Q48DOT(Y9, Y17, 200, 232)
-	Q48DOT(Y10, Y18, 204, 236)
-	Q48DOT(Y11, Y19, 208, 240)
-	Q48DOT(Y12, Y20, 212, 244)
-	Q48DOT(Y13, Y21, 216, 248)
-	Q48DOT(Y14, Y22, 220, 252)
-	Q48DOT(Y15, Y23, 224, 256)
+	Q48PF3
+	Q48PRODS(112, 196)
 	Q48CHUNKG4(448, 480)
 	// Mins, one FMA per chunk as well, in chunk order.
 	VMOVDQU 512(SP), Y12
@@ -653,14 +575,7 @@ block:
 	Q48MINSG4((R9)(R12*1), 160, 720)
 	Q48MINSG4((R10), 192, 736)
 	Q48MINSG4((R10)(R14*1), 224, 752)
-	ADDQ $144, R8
-	ADDQ $144, R11
-	ADDQ $144, AX
-	ADDQ $144, DX
-	ADDQ $292, R9
-	ADDQ $292, R10
-	DECQ CX
-	JNZ block
+	Q48NEXT
 
 	// acc − accm to the four columns of dst, eight rows each.
 	MOVQ 768(SP), DX

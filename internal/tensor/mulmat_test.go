@@ -95,20 +95,7 @@ func TestMulMatLevelsBitExact(t *testing.T) {
 					rows, cols := 1+r.IntN(11), 1+r.IntN(17)
 					c := randomRows(t, r, ty, n, rows, cols)
 					for _, o := range allOrders {
-						dstStride := rows + r.IntN(3)
-						got := make([]float32, (cols-1)*dstStride+rows)
-						want := make([]float32, len(got))
-						for i := range got {
-							got[i], want[i] = -7, -7
-						}
-						k.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, got, dstStride, o)
-						ref.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, want, dstStride, o)
-						for i := range got {
-							if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-								t.Fatalf("%s %s order %d n=%d %dx%d: element %d (row %d col %d) = %v, emulation %v",
-									lv, ty, o, n, rows, cols, i, i%dstStride, i/dstStride, got[i], want[i])
-							}
-						}
+						sameMulMat(t, lv, ty, k, ref, c, n, rows, cols, rows+r.IntN(3), o)
 					}
 				}
 			}
@@ -134,20 +121,30 @@ func TestMulMatTileRowsBitExact(t *testing.T) {
 				for cols := 1; cols <= 5; cols++ {
 					c := randomRows(t, r, ty, n, rows, cols)
 					for _, o := range allOrders {
-						dstStride := rows + r.IntN(3)
-						got := make([]float32, (cols-1)*dstStride+rows)
-						want := make([]float32, len(got))
-						k.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, got, dstStride, o)
-						ref.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, want, dstStride, o)
-						for i := range got {
-							if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-								t.Fatalf("%s %s order %d n=%d %dx%d: element %d (row %d col %d) = %v, emulation %v",
-									lv, ty, o, n, rows, cols, i, i%dstStride, i/dstStride, got[i], want[i])
-							}
-						}
+						sameMulMat(t, lv, ty, k, ref, c, n, rows, cols, rows+r.IntN(3), o)
 					}
 				}
 			}
+		}
+	}
+}
+
+// sameMulMat runs one tile through k and through the emulation ref, dst
+// prefilled with -7 (so an element left unwritten fails too), and fails
+// on the first element whose bits differ (NaNs of any payload match).
+func sameMulMat(t *testing.T, lv tensor.Level, ty tensor.Type, k, ref *tensor.Kernels, c mmCase, n, rows, cols, dstStride int, o tensor.Order) {
+	t.Helper()
+	got := make([]float32, (cols-1)*dstStride+rows)
+	want := make([]float32, len(got))
+	for i := range got {
+		got[i], want[i] = -7, -7
+	}
+	k.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, got, dstStride, o)
+	ref.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, want, dstStride, o)
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+			t.Fatalf("%s %s order %d n=%d %dx%d: element %d (row %d col %d) = %v, emulation %v",
+				lv, ty, o, n, rows, cols, i, i%dstStride, i/dstStride, got[i], want[i])
 		}
 	}
 }
