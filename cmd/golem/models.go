@@ -108,7 +108,7 @@ func pullCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 }
 
 func pushCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := modelFlags("push", "push MODEL [--insecure]\n\nUploads a model to the registry its name points at (HOST/NAMESPACE/MODEL[:TAG]).\nGOLEM_REGISTRY_USERNAME and GOLEM_REGISTRY_PASSWORD are sent to the registry's token service.", stderr)
+	fs := modelFlags("push", "push MODEL [--insecure]\n\nUploads a model to the registry its name points at (HOST/NAMESPACE/MODEL[:TAG]).\nGOLEM_REGISTRY_USERNAME and GOLEM_REGISTRY_PASSWORD are sent to the registry's token service;\nwithout them token requests are signed with the ed25519 key at GOLEM_KEY (default\n$GOLEM_HOME/id_ed25519, or ~/.ollama/id_ed25519 when only that exists; made by the first push),\nas ollama.com expects: add its public key (the .pub file) at https://ollama.com/settings/keys.", stderr)
 	insecure := fs.Bool("insecure", false, "use plain HTTP for the registry")
 	pos, code, ok := parseArgs(fs, args, 1, 1)
 	if !ok {

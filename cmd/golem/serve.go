@@ -178,6 +178,7 @@ var serveEnv = [][2]string{
 	{"GOLEM_LOG_LEVEL", "debug, info, warn or error (default info)"},
 	{"GOLEM_REGISTRY_MIRROR", "registry mirror URL, or host=URL pairs"},
 	{"HF_ENDPOINT", "Hugging Face endpoint for hf.co/... names (e.g. https://hf-mirror.com)"},
+	{"GOLEM_KEY", "ed25519 key signing registry token requests, for pushes to ollama.com (default $GOLEM_HOME/id_ed25519, or ~/.ollama/id_ed25519 when only that exists)"},
 	{"DATABASE_URL", "web UI: PostgreSQL URL (default SQLite $GOLEM_HOME/golem.db)"},
 	{"WEBUI_SECRET_KEY", "web UI: session signing secret (default: made once, kept in the database)"},
 	{"OLLAMA_BASE_URL(S)", "web UI: Ollama-API connections, ;-separated"},

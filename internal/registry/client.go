@@ -18,15 +18,19 @@ package registry
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,10 +57,16 @@ type Config struct {
 	// Username and Password, when set, are sent as basic credentials to
 	// token endpoints and to registries that ask for basic auth.
 	Username, Password string
+	// KeyPath is the ed25519 key (OpenSSH format) that signs token
+	// requests, as ollama.com expects for pushes to a user's namespace;
+	// made there by the first push when missing. Empty: token requests go
+	// unsigned. Not used with basic credentials or for Hugging Face.
+	KeyPath string
 }
 
 // ConfigFromEnv reads GOLEM_REGISTRY_MIRROR, HF_ENDPOINT, HF_TOKEN,
-// GOLEM_REGISTRY_USERNAME and GOLEM_REGISTRY_PASSWORD. GOLEM_REGISTRY_MIRROR
+// GOLEM_REGISTRY_USERNAME and GOLEM_REGISTRY_PASSWORD, and takes the key
+// at DefaultKeyPath (GOLEM_KEY). GOLEM_REGISTRY_MIRROR
 // is either a URL, which mirrors registry.ollama.ai, or a comma-separated
 // list of host=URL pairs.
 func ConfigFromEnv() (Config, error) {
@@ -65,6 +75,7 @@ func ConfigFromEnv() (Config, error) {
 		HFToken:    strings.TrimSpace(os.Getenv("HF_TOKEN")),
 		Username:   os.Getenv("GOLEM_REGISTRY_USERNAME"),
 		Password:   os.Getenv("GOLEM_REGISTRY_PASSWORD"),
+		KeyPath:    DefaultKeyPath(),
 	}
 	if cfg.HFToken == "" {
 		cfg.HFToken = strings.TrimSpace(os.Getenv("HUGGING_FACE_HUB_TOKEN"))
@@ -143,6 +154,34 @@ type Client struct {
 
 	mu     sync.Mutex
 	tokens map[string]string // registry host + repository -> bearer token
+	key    *Key              // loaded from Config.KeyPath on first use
+}
+
+// signingKey returns the key that signs token requests, loading it on
+// first use, or making it when create is set (pushes; a pull does not
+// write a key file); nil when there is none to use. A key that cannot be
+// read or made is logged and left out: public pulls must not fail for it.
+func (c *Client) signingKey(create bool) *Key {
+	if c.Config.KeyPath == "" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.key == nil {
+		load := LoadKey
+		if create {
+			load = LoadOrCreateKey
+		}
+		k, err := load(c.Config.KeyPath)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				c.logf("registry: no signing key: %v", err)
+			}
+			return nil
+		}
+		c.key = k
+	}
+	return c.key
 }
 
 // New returns a client for st with the given configuration and a default
@@ -537,6 +576,21 @@ func (c *Client) authorize(ctx context.Context, r *request, header string) error
 	for _, s := range strings.Fields(scope) {
 		q.Add("scope", s)
 	}
+	// With a key (and no other credentials), the token request is signed
+	// as Ollama signs it: a timestamp and a nonce in the query, then
+	// "GET,<URL>,<body hash>" signed into the Authorization header.
+	var key *Key
+	if !r.ep.isHF && c.Config.Username == "" {
+		key = c.signingKey(strings.Contains(r.action, "push"))
+	}
+	if key != nil {
+		q.Set("ts", strconv.FormatInt(time.Now().Unix(), 10))
+		nonce := make([]byte, 16)
+		if _, err := crand.Read(nonce); err != nil {
+			return err
+		}
+		q.Set("nonce", base64.RawURLEncoding.EncodeToString(nonce))
+	}
 	ru.RawQuery = q.Encode()
 	tr := &request{method: http.MethodGet, url: ru}
 	var tokResp *http.Response
@@ -551,6 +605,12 @@ func (c *Client) authorize(ctx context.Context, r *request, header string) error
 			req.Header.Set("Authorization", "Bearer "+c.Config.HFToken)
 		case c.Config.Username != "" && c.Config.Password != "":
 			req.SetBasicAuth(c.Config.Username, c.Config.Password)
+		case key != nil:
+			sig, err := key.signRequest(http.MethodGet, ru.String(), nil)
+			if err != nil {
+				return fmt.Errorf("registry: signing the token request: %v", err)
+			}
+			req.Header.Set("Authorization", sig)
 		}
 		tokResp, err = c.HTTP.Do(req)
 		if err == nil && tokResp.StatusCode < 400 {
@@ -564,6 +624,11 @@ func (c *Client) authorize(ctx context.Context, r *request, header string) error
 			return ctx.Err()
 		}
 		if !temporary(err) || attempt >= c.maxRetries() {
+			if key != nil && errors.Is(err, ErrUnauthorized) {
+				return fmt.Errorf("registry: getting a token for %s from %s: %w (requests are signed with %s; "+
+					"the registry must know its public key, e.g. at https://ollama.com/settings/keys: %s)",
+					r.ep.repo, redact(tr.url), err, key.Path(), key.PublicKey())
+			}
 			return fmt.Errorf("registry: getting a token for %s from %s: %w", r.ep.repo, redact(tr.url), err)
 		}
 		if err := c.backoff(ctx, attempt); err != nil {

@@ -12,8 +12,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/golem-llm/golem/internal/store"
 )
@@ -40,6 +44,11 @@ type Options struct {
 	Redirect bool
 	// Throttle limits each blob response to this many bytes per second.
 	Throttle int64
+	// PushKeys, when set, are the public keys (authorized_keys lines)
+	// allowed to push, as on ollama.com: a token with push scope needs a
+	// token request signed by one of them (ts, nonce and an Authorization
+	// of "<public key>:<signature>" over "GET,<URL>,<body hash>").
+	PushKeys []string
 }
 
 // Fault is an injected failure for the GET requests of one blob. Each
@@ -552,6 +561,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "repository is private")
 			return
 		}
+		if strings.Contains(parts[2], "push") && len(s.opts.PushKeys) > 0 {
+			if err := s.checkSigned(r); err != nil {
+				writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "push needs a request signed by a registered key: "+err.Error())
+				return
+			}
+		}
 		if strings.Contains(parts[2], "push") && s.opts.PushCredentials != "" {
 			user, pass, ok := r.BasicAuth()
 			if !ok || user+":"+pass != s.opts.PushCredentials {
@@ -809,4 +824,44 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, repoName, t
 	s.mu.Unlock()
 	w.Header().Set("Docker-Content-Digest", store.DigestOf(raw))
 	w.WriteHeader(http.StatusCreated)
+}
+
+// checkSigned verifies a key-signed token request: a recent ts, a nonce,
+// and a signature over the request by one of PushKeys.
+func (s *Server) checkSigned(r *http.Request) error {
+	q := r.URL.Query()
+	ts, err := strconv.ParseInt(q.Get("ts"), 10, 64)
+	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > 5*time.Minute {
+		return fmt.Errorf("bad or stale ts %q", q.Get("ts"))
+	}
+	if q.Get("nonce") == "" {
+		return errors.New("no nonce")
+	}
+	pub64, sig64, ok := strings.Cut(r.Header.Get("Authorization"), ":")
+	if !ok {
+		return errors.New("no signature")
+	}
+	pubRaw, err1 := base64.StdEncoding.DecodeString(pub64)
+	sig, err2 := base64.StdEncoding.DecodeString(sig64)
+	if err1 != nil || err2 != nil {
+		return errors.New("malformed signature")
+	}
+	pub, err := ssh.ParsePublicKey(pubRaw)
+	if err != nil {
+		return fmt.Errorf("public key: %v", err)
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+	known := false
+	for _, k := range s.opts.PushKeys {
+		known = known || strings.TrimSpace(k) == line
+	}
+	if !known {
+		return errors.New("unknown key " + line)
+	}
+	empty := sha256.Sum256(nil)
+	data := r.Method + ",http://" + r.Host + r.URL.RequestURI() + "," + base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString(empty[:])))
+	if err := pub.Verify([]byte(data), &ssh.Signature{Format: pub.Type(), Blob: sig}); err != nil {
+		return errors.New("bad signature")
+	}
+	return nil
 }
