@@ -62,11 +62,15 @@ type benchResult struct {
 	RSSBytes         int64 `json:"rss_bytes"`
 	KVBytes          int64 `json:"kv_cache_bytes"`
 	RSSOverheadBytes int64 `json:"rss_overhead_bytes"`
+
+	// StreamsSpeedup is the median aggregate speed of --streams sequences
+	// decoded together (the tgNxS test) over the one-sequence median.
+	StreamsSpeedup float64 `json:"streams_speedup,omitempty"`
 }
 
 // benchRun is one test (pp or tg) over its repetitions.
 type benchRun struct {
-	Name   string    `json:"name"` // "pp512", "tg128"
+	Name   string    `json:"name"` // "pp512", "tg128", "tg128x4" (--streams)
 	Tokens int       `json:"tokens"`
 	Runs   []float64 `json:"tokens_per_s"`
 	Median float64   `json:"median"`
@@ -90,6 +94,7 @@ func benchCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	reps := fs.Int("reps", 5, "repetitions of each test")
 	pp := fs.Int("pp", 512, "prompt tokens of the prompt-processing test (0 = skip)")
 	tg := fs.Int("tg", 128, "tokens of the generation test (0 = skip)")
+	streams := fs.Int("streams", 1, "also decode this many sequences together, one token each per pass (test tgNxS: their aggregate t/s; 1 = skip)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	exact := fs.Bool("exact", false, "compute in the exact float32 mode instead of the fast mode")
 	simd := fs.String("simd", "", "kernel level: generic, avx2 or avx512 (default: the best this CPU has)")
@@ -131,6 +136,10 @@ func benchCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "golem bench: --reps must be at least 1 and one of --pp, --tg positive")
 		return 2
 	}
+	if *streams < 1 || *streams > 64 || *streams > 1 && *tg == 0 {
+		fmt.Fprintln(stderr, "golem bench: --streams must be 1 to 64, and above 1 it needs --tg")
+		return 2
+	}
 
 	if *cpuProfile != "" {
 		pf, err := os.Create(*cpuProfile)
@@ -145,7 +154,7 @@ func benchCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := runBench(path, benchConfig{threads: *threads, reps: *reps, pp: *pp, tg: *tg, exact: *exact, simd: *simd, bwGiB: *bwGiB}, stderr)
+	res, err := runBench(path, benchConfig{threads: *threads, reps: *reps, pp: *pp, tg: *tg, streams: *streams, exact: *exact, simd: *simd, bwGiB: *bwGiB}, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "golem bench: %v\n", err)
 		return 1
@@ -201,10 +210,10 @@ func generatedModel(cache, shapeName, typ string, seed uint64, stderr io.Writer)
 }
 
 type benchConfig struct {
-	threads, reps, pp, tg int
-	exact                 bool
-	simd                  string
-	bwGiB                 float64
+	threads, reps, pp, tg, streams int
+	exact                          bool
+	simd                           string
+	bwGiB                          float64
 }
 
 func runBench(path string, cfg benchConfig, stderr io.Writer) (*benchResult, error) {
@@ -320,6 +329,18 @@ func runBench(path string, cfg benchConfig, stderr io.Writer) (*benchResult, err
 	if res.RSSBytes > 0 {
 		res.RSSOverheadBytes = res.RSSBytes - res.FileBytes - res.KVBytes
 	}
+	if cfg.streams > 1 {
+		run, err := benchStreams(m, cfg, numCtx, tokens, stderr)
+		if err != nil {
+			return nil, err
+		}
+		res.Tests = append(res.Tests, run)
+		for _, t := range res.Tests {
+			if t.Name == "tg"+strconv.Itoa(cfg.tg) {
+				res.StreamsSpeedup = run.Median / t.Median
+			}
+		}
+	}
 
 	if cfg.bwGiB > 0 {
 		if res.BandwidthRuns, err = readBandwidth(cfg.bwGiB, res.Threads, 5, false); err != nil {
@@ -336,12 +357,54 @@ func runBench(path string, cfg benchConfig, stderr io.Writer) (*benchResult, err
 			res.HugeBandwidthGBs = max(res.HugeBandwidthGBs, b)
 		}
 		for _, t := range res.Tests {
-			if strings.HasPrefix(t.Name, "tg") && res.BandwidthGBs > 0 {
+			if t.Name == "tg"+strconv.Itoa(cfg.tg) && res.BandwidthGBs > 0 {
 				res.DecodeFraction = t.Median * float64(res.WeightBytes) / (res.BandwidthGBs * 1e9)
 			}
 		}
 	}
 	return res, nil
+}
+
+// benchStreams decodes cfg.streams sequences together, cfg.tg passes of
+// one token each after an untimed prompt of eight tokens per sequence, as
+// a server decodes concurrent requests; each run's figure is all
+// sequences' tokens over the passes' time.
+func benchStreams(m *model.Model, cfg benchConfig, numCtx int, tokens []int32, stderr io.Writer) (benchRun, error) {
+	const prompt = 8
+	run := benchRun{Name: fmt.Sprintf("tg%dx%d", cfg.tg, cfg.streams), Tokens: cfg.tg * cfg.streams}
+	w, err := m.NewWorkspace(max(cfg.streams, prompt), cfg.streams)
+	if err != nil {
+		return run, err
+	}
+	var b model.Batch
+	for r := 0; r < cfg.reps; r++ {
+		seqs := make([]*model.Sequence, cfg.streams)
+		for i := range seqs {
+			if seqs[i], err = m.NewSequence(numCtx, prompt); err != nil {
+				return run, err
+			}
+			b.Reset()
+			for j := 0; j < prompt; j++ {
+				b.Add(seqs[i], tokens[(prompt*i+j)%len(tokens)], j == prompt-1)
+			}
+			if _, err := w.Forward(&b); err != nil {
+				return run, err
+			}
+		}
+		start := time.Now()
+		for step := 0; step < cfg.tg; step++ {
+			b.Reset()
+			for i, s := range seqs {
+				b.Add(s, tokens[(step+i)%len(tokens)], true)
+			}
+			if _, err := w.Forward(&b); err != nil {
+				return run, err
+			}
+		}
+		run.Runs = append(run.Runs, float64(run.Tokens)/time.Since(start).Seconds())
+		fmt.Fprintf(stderr, "  %s run %d: %.2f t/s\n", run.Name, r+1, run.Runs[r])
+	}
+	return summarize(run), nil
 }
 
 func summarize(r benchRun) benchRun {
@@ -470,5 +533,9 @@ func printBench(w io.Writer, r *benchResult) {
 	if r.RSSBytes > 0 {
 		fmt.Fprintf(w, "resident memory: %s (file %s, KV cache %s, beyond both %.0f MiB)\n", gib(r.RSSBytes), gib(r.FileBytes), gib(r.KVBytes),
 			float64(r.RSSOverheadBytes)/(1<<20))
+	}
+	if r.StreamsSpeedup > 0 {
+		t := r.Tests[len(r.Tests)-1]
+		fmt.Fprintf(w, "%s: sequences decoded together reach %.2fx one sequence's speed (aggregate, medians)\n", t.Name, r.StreamsSpeedup)
 	}
 }

@@ -70,6 +70,24 @@ func TestBenchGeneratedModel(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Mode != "exact" || res.Kernels != "generic" {
 		t.Errorf("exact bench: mode %q kernels %q (%v)", res.Mode, res.Kernels, err)
 	}
+
+	// --streams adds the test of sequences decoded together.
+	out.Reset()
+	errb.Reset()
+	if code := benchCommand([]string{path, "--reps", "2", "--pp", "0", "--tg", "6", "--streams", "3", "--bandwidth-gib", "0", "--json"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("streams bench: exit %d: %s", code, errb.String())
+	}
+	res = benchResult{}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res.Tests) != 2 {
+		t.Fatalf("streams bench: %+v (%v)", res, err)
+	}
+	st := res.Tests[1]
+	if st.Name != "tg6x3" || st.Tokens != 18 || len(st.Runs) != 2 || st.Median <= 0 {
+		t.Errorf("streams test %+v", st)
+	}
+	if want := st.Median / res.Tests[0].Median; math.Abs(res.StreamsSpeedup-want) > 1e-9*want {
+		t.Errorf("streams speed-up %v, want %v", res.StreamsSpeedup, want)
+	}
 }
 
 // TestBenchBadArguments checks that bad input gets an error message and a
@@ -82,6 +100,8 @@ func TestBenchBadArguments(t *testing.T) {
 		{"/no/such/model.gguf"},
 		{"--reps", "0", "x.gguf"},
 		{"--simd", "avx9", "--shape", "tiny", "--type", "F16", "--cache", t.TempDir(), "--pp", "4", "--tg", "0", "--bandwidth-gib", "0"},
+		{"--streams", "0", "x.gguf"},
+		{"--streams", "2", "--tg", "0", "x.gguf"},
 	} {
 		var out, errb bytes.Buffer
 		if code := benchCommand(args, nil, &out, &errb); code == 0 || errb.Len() == 0 {
