@@ -83,7 +83,9 @@ func (m *Model) NewWorkspace(batch, maxLogits int) (*Workspace, error) {
 	w := &Workspace{m: m, batch: b, maxLogits: maxLogits}
 	w.pos = make([]int, b)
 	w.order = make([]tensor.Order, b)
-	w.mm.runs = make([]colRun, 0, b)
+	for i := range w.mm.runs {
+		w.mm.runs[i] = make([]colRun, 0, b)
+	}
 	w.rowTok = make([]int, b)
 	w.x = make([]float32, b*c.NEmbd)
 	w.xn = make([]float32, b*c.NEmbd)

@@ -18,10 +18,10 @@ type mmState struct {
 	T, n   int
 	jobs   [3]job
 	njobs  int
-	act    [3]*actBuf // per job: its converted input
-	starts [4]int     // first chunk of each job; starts[njobs] is the total
-	rows   int        // weight rows per chunk
-	runs   []colRun   // input rows grouped by product order (w.gemm)
+	act    [3]*actBuf  // per job: its converted input
+	starts [4]int      // first chunk of each job; starts[njobs] is the total
+	rows   int         // weight rows per chunk
+	runs   [3][]colRun // per job: input rows grouped by effective product order
 
 	bufs  [3]actBuf // conversions of this input, one per vec-dot type
 	nbufs int
@@ -52,13 +52,20 @@ func (w *Workspace) mulMat(x []float32, T, n int, jobs ...job) {
 	mm.x, mm.T, mm.n = x[:T*n], T, n
 	mm.njobs = len(jobs)
 	mm.nbufs = 0
-	mm.runs = mm.runs[:0]
-	for t := 0; t < T; t++ {
-		if k := len(mm.runs) - 1; k >= 0 && mm.runs[k].order == w.order[t] {
-			mm.runs[k].hi = t + 1
-		} else {
-			mm.runs = append(mm.runs, colRun{t, t + 1, w.order[t]})
+	for i, j := range jobs {
+		// Runs of rows whose orders do the same for this matrix's type
+		// (tensor.Effective): a prompt's last count%4 rows join its groups
+		// of four unless the type tells them apart.
+		runs := mm.runs[i][:0]
+		for t := 0; t < T; t++ {
+			o := tensor.Effective(j.W.Type, j.W.order|w.order[t])
+			if k := len(runs) - 1; k >= 0 && runs[k].order == o {
+				runs[k].hi = t + 1
+			} else {
+				runs = append(runs, colRun{t, t + 1, o})
+			}
 		}
+		mm.runs[i] = runs
 	}
 	total := 0
 	// Chunks of 16 rows: small enough to balance two or more workers on
@@ -148,10 +155,9 @@ func (w *Workspace) mulMatChunks(worker, lo, hi int) {
 			continue
 		}
 		a := mm.act[j]
-		for _, run := range mm.runs {
-			order := W.order | run.order
+		for _, run := range mm.runs[j] {
 			W.kern.MulMat(mm.n, W.data[r0*W.rowBytes:], W.rowBytes, r1-r0,
-				a.data[run.lo*a.stride:], a.stride, run.hi-run.lo, jb.dst[run.lo*W.Rows+r0:], W.Rows, order)
+				a.data[run.lo*a.stride:], a.stride, run.hi-run.lo, jb.dst[run.lo*W.Rows+r0:], W.Rows, run.order)
 		}
 	}
 }

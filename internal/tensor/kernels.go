@@ -82,6 +82,17 @@ const (
 	Group4
 )
 
+// Effective drops from o the flags that do not change the products of a
+// matrix of type t: Group4 matters only to interleaved Q4_K. Activation
+// rows whose effective orders agree can go through one MulMat call, where
+// the kernels for several rows cover them together.
+func Effective(t Type, o Order) Order {
+	if t != Q4_K || o&Interleaved == 0 {
+		o &^= Group4
+	}
+	return o
+}
+
 // Interleaves reports whether ggml repacks a matrix of type t with the
 // given number of rows for its interleaved kernels.
 func Interleaves(t Type, rows int) bool {

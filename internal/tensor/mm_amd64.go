@@ -92,6 +92,15 @@ func asmMulMat(t Type, pick func(Order, int) (asmKernel, bool)) func(int, []byte
 			for ; c+4 <= cols; c += 4 {
 				k.r4(nb, wp, wStride, rows, unsafe.Pointer(&x[c*xStride]), xStride, unsafe.Pointer(&dst[c*dstStride]), 4*dstStride)
 			}
+			// One to three columns left: the last four columns again, in one
+			// pass over the weights instead of one pass per column. Each
+			// element's order is the same whichever columns share a call,
+			// so the columns computed twice get the same bits twice.
+			if c < cols && cols >= 4 {
+				c = cols - 4
+				k.r4(nb, wp, wStride, rows, unsafe.Pointer(&x[c*xStride]), xStride, unsafe.Pointer(&dst[c*dstStride]), 4*dstStride)
+				c = cols
+			}
 		}
 		for ; c < cols; c++ {
 			k.r1(nb, wp, wStride, rows, unsafe.Pointer(&x[c*xStride]), unsafe.Pointer(&dst[c*dstStride]))
