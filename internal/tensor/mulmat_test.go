@@ -129,6 +129,43 @@ func TestMulMatTileRowsBitExact(t *testing.T) {
 	}
 }
 
+// TestEffectiveOrder holds tensor.Effective to the emulation: for every
+// type and order, dropping the flags it drops leaves every product's bits
+// as they were (the model merges rows by it).
+func TestEffectiveOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 8))
+	for _, ty := range weightTypes {
+		ref, _ := tensor.KernelsAt(ty, tensor.Generic)
+		n := 512
+		if ty.BlockSize() == 1 {
+			n = 64
+		}
+		c := randomRows(t, r, ty, n, 8, 3)
+		for _, o := range allOrders {
+			e := tensor.Effective(ty, o)
+			if e&^o != 0 {
+				t.Fatalf("%s: Effective(%d) = %d adds flags", ty, o, e)
+			}
+			sameMulMatOrders(t, ty, ref, c, n, 8, 3, o, e)
+		}
+	}
+}
+
+// sameMulMatOrders checks that k computes the tile with the same bits in
+// orders a and b.
+func sameMulMatOrders(t *testing.T, ty tensor.Type, k *tensor.Kernels, c mmCase, n, rows, cols int, a, b tensor.Order) {
+	t.Helper()
+	got := make([]float32, cols*rows)
+	want := make([]float32, len(got))
+	k.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, got, rows, b)
+	k.MulMat(n, c.w, c.wStride, rows, c.x, c.xStride, cols, want, rows, a)
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+			t.Fatalf("%s: order %d as %d: element %d = %v, want %v", ty, a, b, i, got[i], want[i])
+		}
+	}
+}
+
 // sameMulMat runs one tile through k and through the emulation ref, dst
 // prefilled with -7 (so an element left unwritten fails too), and fails
 // on the first element whose bits differ (NaNs of any payload match).
