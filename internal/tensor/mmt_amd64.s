@@ -879,27 +879,31 @@ DATA q6ksc<>+48(SB)/8, $0x0b800b8009800980
 DATA q6ksc<>+56(SB)/8, $0x0f800f800d800d80
 GLOBL q6ksc<>(SB), RODATA|NOPTR, $64
 
-// Q6T_CHUNK adds chunk g (levels lv, 0..63; its scale pair sc) of one
-// weight row times the four columns to the int32 lanes Y0..Y3: per int16
-// pair lv·x - 32·x, both read from the block's table at CX (column c at
-// 512c: x at 32g, 32·x at 256+32g), then times the scale.
+// Q6T_COL adds chunk g (levels lv, 0..63; its scale pair sc) of one
+// weight row times one column to the int32 lanes acc: per int16 pair
+// lv·x - 32·x, both read from the block's table at CX (the column's part
+// at off: x at 32g, 32·x at 256+32g), then times the scale; t is scratch.
+#define Q6T_COL(lv, sc, g, off, t, acc) \
+	VPMADDUBSW (off+32*(g))(CX), lv, t; \
+	VPSUBW (off+256+32*(g))(CX), t, t; \
+	VPDPWSSD sc, t, acc
+
+// Q6T_CHUNK2, Q6T_CHUNK3 and Q6T_CHUNK add chunk g to the lanes of two,
+// three and four columns (Y0-Y3; column c's table part at 512c).
+#define Q6T_CHUNK2(lv, sc, g) \
+	Q6T_COL(lv, sc, g, 0, Y6, Y0); \
+	Q6T_COL(lv, sc, g, 512, Y7, Y1)
+#define Q6T_CHUNK3(lv, sc, g) \
+	Q6T_CHUNK2(lv, sc, g); \
+	Q6T_COL(lv, sc, g, 1024, Y6, Y2)
 #define Q6T_CHUNK(lv, sc, g) \
-	VPMADDUBSW (32*(g))(CX), lv, Y6; \
-	VPSUBW (256+32*(g))(CX), Y6, Y6; \
-	VPDPWSSD sc, Y6, Y0; \
-	VPMADDUBSW (512+32*(g))(CX), lv, Y7; \
-	VPSUBW (768+32*(g))(CX), Y7, Y7; \
-	VPDPWSSD sc, Y7, Y1; \
-	VPMADDUBSW (1024+32*(g))(CX), lv, Y6; \
-	VPSUBW (1280+32*(g))(CX), Y6, Y6; \
-	VPDPWSSD sc, Y6, Y2; \
-	VPMADDUBSW (1536+32*(g))(CX), lv, Y7; \
-	VPSUBW (1792+32*(g))(CX), Y7, Y7; \
-	VPDPWSSD sc, Y7, Y3
+	Q6T_CHUNK3(lv, sc, g); \
+	Q6T_COL(lv, sc, g, 1536, Y7, Y3)
 
 // Q6T_HALF adds the 128 elements of half h of the super-block at R8 (ql
-// at 64h, qh at 128+32h) in ggml's chunk order.
-#define Q6T_HALF(h, P) \
+// at 64h, qh at 128+32h) in ggml's chunk order, each chunk by CHUNK
+// (Q6T_CHUNK2, Q6T_CHUNK3 or Q6T_CHUNK: two, three or four columns).
+#define Q6T_HALF(h, P, CHUNK) \
 	VMOVDQU (128+32*h)(R8), Y12; \
 	VMOVDQU (64*h)(R8), Y13; \
 	VPSLLW $4, Y12, Y14; \
@@ -907,32 +911,32 @@ GLOBL q6ksc<>(SB), RODATA|NOPTR, $64
 	VPAND Y8, Y13, Y5; \
 	VPOR Y14, Y5, Y5; \
 	VPSHUFD $0x00, P, Y4; \
-	Q6T_CHUNK(Y5, Y4, 4*h); \
+	CHUNK(Y5, Y4, 4*h); \
 	VMOVDQU (64*h+32)(R8), Y15; \
 	VPSLLW $2, Y12, Y14; \
 	VPAND Y9, Y14, Y14; \
 	VPAND Y8, Y15, Y5; \
 	VPOR Y14, Y5, Y5; \
 	VPSHUFD $0x55, P, Y4; \
-	Q6T_CHUNK(Y5, Y4, 4*h+1); \
+	CHUNK(Y5, Y4, 4*h+1); \
 	VPAND Y9, Y12, Y14; \
 	VPSRLW $4, Y13, Y5; \
 	VPAND Y8, Y5, Y5; \
 	VPOR Y14, Y5, Y5; \
 	VPSHUFD $0xaa, P, Y4; \
-	Q6T_CHUNK(Y5, Y4, 4*h+2); \
+	CHUNK(Y5, Y4, 4*h+2); \
 	VPSRLW $2, Y12, Y14; \
 	VPAND Y9, Y14, Y14; \
 	VPSRLW $4, Y15, Y5; \
 	VPAND Y8, Y5, Y5; \
 	VPOR Y14, Y5, Y5; \
 	VPSHUFD $0xff, P, Y4; \
-	Q6T_CHUNK(Y5, Y4, 4*h+3)
+	CHUNK(Y5, Y4, 4*h+3)
 
-// Q6T_ROW adds the super-block at R8 times the four columns' Q8_K blocks
-// to a0..a3 (ggml's eight float lanes per product), prefetching the same
-// block of the row four rows on.
-#define Q6T_ROW(a0, a1, a2, a3) \
+// Q6T_ROWHEAD prefetches the block at R8 of the row four rows on and
+// spreads the block's scales: sign-extended pairs, half 0 in Y10 and half
+// 1 in Y11 (see q6ksc).
+#define Q6T_ROWHEAD \
 	PREFETCHT1 (R8)(R13*4); \
 	PREFETCHT1 64(R8)(R13*4); \
 	PREFETCHT1 128(R8)(R13*4); \
@@ -941,27 +945,57 @@ GLOBL q6ksc<>(SB), RODATA|NOPTR, $64
 	VPSHUFB q6ksc<>+0(SB), Y11, Y10; \
 	VPSHUFB q6ksc<>+32(SB), Y11, Y11; \
 	VPSRAW $8, Y10, Y10; \
-	VPSRAW $8, Y11, Y11; \
+	VPSRAW $8, Y11, Y11
+
+// Q6T_D puts the block's d in every lane of Y15 as float32.
+#define Q6T_D \
+	VPBROADCASTW 208(R8), X15; \
+	VCVTPH2PS X15, Y15
+
+// Q6T_FMA converts one column's int32 lanes s and adds them to its float
+// lanes a, times d·(the column's scale at xd); t is scratch.
+#define Q6T_FMA(s, xd, t, a) \
+	VCVTDQ2PS s, s; \
+	VMULPS.BCST xd, Y15, t; \
+	VFMADD231PS t, s, a
+
+// Q6T_ROW adds the super-block at R8 times the four columns' Q8_K blocks
+// to a0..a3 (ggml's eight float lanes per product), prefetching the same
+// block of the row four rows on. Q6T_ROW3 and Q6T_ROW2 do the same for
+// the first three and two columns.
+#define Q6T_ROW(a0, a1, a2, a3) \
+	Q6T_ROWHEAD; \
 	VPXOR Y0, Y0, Y0; \
 	VPXOR Y1, Y1, Y1; \
 	VPXOR Y2, Y2, Y2; \
 	VPXOR Y3, Y3, Y3; \
-	Q6T_HALF(0, Y10); \
-	Q6T_HALF(1, Y11); \
-	VPBROADCASTW 208(R8), X15; \
-	VCVTPH2PS X15, Y15; \
-	VCVTDQ2PS Y0, Y0; \
-	VMULPS.BCST (R9), Y15, Y6; \
-	VFMADD231PS Y6, Y0, a0; \
-	VCVTDQ2PS Y1, Y1; \
-	VMULPS.BCST (R9)(R12*1), Y15, Y7; \
-	VFMADD231PS Y7, Y1, a1; \
-	VCVTDQ2PS Y2, Y2; \
-	VMULPS.BCST (R10), Y15, Y6; \
-	VFMADD231PS Y6, Y2, a2; \
-	VCVTDQ2PS Y3, Y3; \
-	VMULPS.BCST (R10)(R14*1), Y15, Y7; \
-	VFMADD231PS Y7, Y3, a3
+	Q6T_HALF(0, Y10, Q6T_CHUNK); \
+	Q6T_HALF(1, Y11, Q6T_CHUNK); \
+	Q6T_D; \
+	Q6T_FMA(Y0, (R9), Y6, a0); \
+	Q6T_FMA(Y1, (R9)(R12*1), Y7, a1); \
+	Q6T_FMA(Y2, (R10), Y6, a2); \
+	Q6T_FMA(Y3, (R10)(R14*1), Y7, a3)
+#define Q6T_ROW3(a0, a1, a2) \
+	Q6T_ROWHEAD; \
+	VPXOR Y0, Y0, Y0; \
+	VPXOR Y1, Y1, Y1; \
+	VPXOR Y2, Y2, Y2; \
+	Q6T_HALF(0, Y10, Q6T_CHUNK3); \
+	Q6T_HALF(1, Y11, Q6T_CHUNK3); \
+	Q6T_D; \
+	Q6T_FMA(Y0, (R9), Y6, a0); \
+	Q6T_FMA(Y1, (R9)(R12*1), Y7, a1); \
+	Q6T_FMA(Y2, (R10), Y6, a2)
+#define Q6T_ROW2(a0, a1) \
+	Q6T_ROWHEAD; \
+	VPXOR Y0, Y0, Y0; \
+	VPXOR Y1, Y1, Y1; \
+	Q6T_HALF(0, Y10, Q6T_CHUNK2); \
+	Q6T_HALF(1, Y11, Q6T_CHUNK2); \
+	Q6T_D; \
+	Q6T_FMA(Y0, (R9), Y6, a0); \
+	Q6T_FMA(Y1, (R9)(R12*1), Y7, a1)
 
 // Q6T_OFF copies the 256 levels of the Q8_K block at xp to off(CX) and
 // stores 32·x, summed by int16 pairs, after them (Y15 holds 32 in every
@@ -1116,70 +1150,6 @@ done:
 	VZEROUPPER
 	RET
 
-// Q6T_CHUNK2 is Q6T_CHUNK for two columns (Y0, Y1).
-#define Q6T_CHUNK2(lv, sc, g) \
-	VPMADDUBSW (32*(g))(CX), lv, Y6; \
-	VPSUBW (256+32*(g))(CX), Y6, Y6; \
-	VPDPWSSD sc, Y6, Y0; \
-	VPMADDUBSW (512+32*(g))(CX), lv, Y7; \
-	VPSUBW (768+32*(g))(CX), Y7, Y7; \
-	VPDPWSSD sc, Y7, Y1
-
-// Q6T_HALF2 is Q6T_HALF for two columns.
-#define Q6T_HALF2(h, P) \
-	VMOVDQU (128+32*h)(R8), Y12; \
-	VMOVDQU (64*h)(R8), Y13; \
-	VPSLLW $4, Y12, Y14; \
-	VPAND Y9, Y14, Y14; \
-	VPAND Y8, Y13, Y5; \
-	VPOR Y14, Y5, Y5; \
-	VPSHUFD $0x00, P, Y4; \
-	Q6T_CHUNK2(Y5, Y4, 4*h); \
-	VMOVDQU (64*h+32)(R8), Y15; \
-	VPSLLW $2, Y12, Y14; \
-	VPAND Y9, Y14, Y14; \
-	VPAND Y8, Y15, Y5; \
-	VPOR Y14, Y5, Y5; \
-	VPSHUFD $0x55, P, Y4; \
-	Q6T_CHUNK2(Y5, Y4, 4*h+1); \
-	VPAND Y9, Y12, Y14; \
-	VPSRLW $4, Y13, Y5; \
-	VPAND Y8, Y5, Y5; \
-	VPOR Y14, Y5, Y5; \
-	VPSHUFD $0xaa, P, Y4; \
-	Q6T_CHUNK2(Y5, Y4, 4*h+2); \
-	VPSRLW $2, Y12, Y14; \
-	VPAND Y9, Y14, Y14; \
-	VPSRLW $4, Y15, Y5; \
-	VPAND Y8, Y5, Y5; \
-	VPOR Y14, Y5, Y5; \
-	VPSHUFD $0xff, P, Y4; \
-	Q6T_CHUNK2(Y5, Y4, 4*h+3)
-
-// Q6T_ROW2 is Q6T_ROW for two columns (a0, a1).
-#define Q6T_ROW2(a0, a1) \
-	PREFETCHT1 (R8)(R13*4); \
-	PREFETCHT1 64(R8)(R13*4); \
-	PREFETCHT1 128(R8)(R13*4); \
-	PREFETCHT1 192(R8)(R13*4); \
-	VBROADCASTI128 192(R8), Y11; \
-	VPSHUFB q6ksc<>+0(SB), Y11, Y10; \
-	VPSHUFB q6ksc<>+32(SB), Y11, Y11; \
-	VPSRAW $8, Y10, Y10; \
-	VPSRAW $8, Y11, Y11; \
-	VPXOR Y0, Y0, Y0; \
-	VPXOR Y1, Y1, Y1; \
-	Q6T_HALF2(0, Y10); \
-	Q6T_HALF2(1, Y11); \
-	VPBROADCASTW 208(R8), X15; \
-	VCVTPH2PS X15, Y15; \
-	VCVTDQ2PS Y0, Y0; \
-	VMULPS.BCST (R9), Y15, Y6; \
-	VFMADD231PS Y6, Y0, a0; \
-	VCVTDQ2PS Y1, Y1; \
-	VMULPS.BCST (R9)(R12*1), Y15, Y7; \
-	VFMADD231PS Y7, Y1, a1
-
 // q6_KTile2V is q6_KTile4V for exactly two activation rows (two sequences
 // decoded together): half the table and half the products per block.
 // Frame: the table (0-1087, aligned up to CX), the dst column-1 offset
@@ -1252,77 +1222,6 @@ block:
 done:
 	VZEROUPPER
 	RET
-
-// The Q6T_*3 macros are Q6T_CHUNK, Q6T_HALF and Q6T_ROW for three columns.
-#define Q6T_CHUNK3(lv, sc, g) \
-	VPMADDUBSW (32*(g))(CX), lv, Y6; \
-	VPSUBW (256+32*(g))(CX), Y6, Y6; \
-	VPDPWSSD sc, Y6, Y0; \
-	VPMADDUBSW (512+32*(g))(CX), lv, Y7; \
-	VPSUBW (768+32*(g))(CX), Y7, Y7; \
-	VPDPWSSD sc, Y7, Y1; \
-	VPMADDUBSW (1024+32*(g))(CX), lv, Y6; \
-	VPSUBW (1280+32*(g))(CX), Y6, Y6; \
-	VPDPWSSD sc, Y6, Y2
-
-
-#define Q6T_HALF3(h, P) \
-	VMOVDQU (128+32*h)(R8), Y12; \
-	VMOVDQU (64*h)(R8), Y13; \
-	VPSLLW $4, Y12, Y14; \
-	VPAND Y9, Y14, Y14; \
-	VPAND Y8, Y13, Y5; \
-	VPOR Y14, Y5, Y5; \
-	VPSHUFD $0x00, P, Y4; \
-	Q6T_CHUNK3(Y5, Y4, 4*h); \
-	VMOVDQU (64*h+32)(R8), Y15; \
-	VPSLLW $2, Y12, Y14; \
-	VPAND Y9, Y14, Y14; \
-	VPAND Y8, Y15, Y5; \
-	VPOR Y14, Y5, Y5; \
-	VPSHUFD $0x55, P, Y4; \
-	Q6T_CHUNK3(Y5, Y4, 4*h+1); \
-	VPAND Y9, Y12, Y14; \
-	VPSRLW $4, Y13, Y5; \
-	VPAND Y8, Y5, Y5; \
-	VPOR Y14, Y5, Y5; \
-	VPSHUFD $0xaa, P, Y4; \
-	Q6T_CHUNK3(Y5, Y4, 4*h+2); \
-	VPSRLW $2, Y12, Y14; \
-	VPAND Y9, Y14, Y14; \
-	VPSRLW $4, Y15, Y5; \
-	VPAND Y8, Y5, Y5; \
-	VPOR Y14, Y5, Y5; \
-	VPSHUFD $0xff, P, Y4; \
-	Q6T_CHUNK3(Y5, Y4, 4*h+3)
-
-#define Q6T_ROW3(a0, a1, a2) \
-	PREFETCHT1 (R8)(R13*4); \
-	PREFETCHT1 64(R8)(R13*4); \
-	PREFETCHT1 128(R8)(R13*4); \
-	PREFETCHT1 192(R8)(R13*4); \
-	VBROADCASTI128 192(R8), Y11; \
-	VPSHUFB q6ksc<>+0(SB), Y11, Y10; \
-	VPSHUFB q6ksc<>+32(SB), Y11, Y11; \
-	VPSRAW $8, Y10, Y10; \
-	VPSRAW $8, Y11, Y11; \
-	VPXOR Y0, Y0, Y0; \
-	VPXOR Y1, Y1, Y1; \
-	VPXOR Y2, Y2, Y2; \
-	Q6T_HALF3(0, Y10); \
-	Q6T_HALF3(1, Y11); \
-	VPBROADCASTW 208(R8), X15; \
-	VCVTPH2PS X15, Y15; \
-	VCVTDQ2PS Y0, Y0; \
-	VMULPS.BCST (R9), Y15, Y6; \
-	VFMADD231PS Y6, Y0, a0; \
-	VCVTDQ2PS Y1, Y1; \
-	VMULPS.BCST (R9)(R12*1), Y15, Y7; \
-	VFMADD231PS Y7, Y1, a1; \
-	VCVTDQ2PS Y2, Y2; \
-	VMULPS.BCST (R10), Y15, Y6; \
-	VFMADD231PS Y6, Y2, a2
-
 
 // q6_KTile3V is q6_KTile4V for exactly three activation rows: the
 // fourth column (a repeat of the third) is neither laid out nor
